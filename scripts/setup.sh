@@ -77,7 +77,7 @@ rust_min="$(sed -n 's/^rust-version *= *"\(.*\)"/\1/p' "$APPPASS_ROOT/Cargo.toml
 if [ -n "$rust_min" ] && [ "$(printf '%s\n%s\n' "$rust_min" "${rust_version%%-*}" | sort -V | head -n1)" != "$rust_min" ]; then
     die "rustc $rust_version is older than the required $rust_min: run 'rustup update'"
 fi
-say "rust: $(cargo --version) (needs >= ${rust_min:-?})"
+say "rust: $(cargo --version)${rust_min:+ (needs >= $rust_min)}"
 
 if [ "$mode" = test ]; then
     need_components=()
