@@ -1,0 +1,153 @@
+//! The one closed set of failure codes that the UI and the CLI branch on.
+//!
+//! Each module keeps its own error enum; at the boundary (Tauri command, CLI) every error becomes a
+//! [`Failure`]: a [`Code`] plus a message for a person that ends with what to do next. The message
+//! never contains a secret: errors are built from names, ids and counts only.
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// What went wrong, as the UI and the CLI see it. Add a variant only when a consumer branches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
+#[ts(export)]
+pub enum Code {
+    /// A name, option or value the user gave is not acceptable (the message says which and why).
+    InvalidInput,
+    /// The secret given was empty after trimming.
+    EmptySecret,
+    /// The secret given was larger than any app password can be.
+    SecretTooLarge,
+    /// The secret does not match the provider's documented format.
+    FormatMismatch,
+    /// The provider id is not in the catalog.
+    UnknownProvider,
+    /// No entry has that name.
+    NotFound,
+    /// Another entry already has that name.
+    NameTaken,
+    /// No OS keyring (Secret Service, Keychain, Credential Manager) could be reached.
+    KeyringUnavailable,
+    /// The OS keyring is there but locked, or access was refused.
+    KeyringLocked,
+    /// The entry exists but its secret is missing from the store.
+    SecretMissing,
+    /// The encrypted file store needs its passphrase, and none was given.
+    PassphraseRequired,
+    /// The passphrase given does not open the encrypted file store.
+    WrongPassphrase,
+    /// The passphrase chosen for a new encrypted file store is too easy to guess.
+    WeakPassphrase,
+    /// The data directory holds something apppass cannot read (corrupt database or store file).
+    DataCorrupt,
+    /// Reading or writing the data directory failed (permissions, disk full, read-only).
+    StorageFailure,
+    /// The clipboard could not be read or written.
+    ClipboardUnavailable,
+    /// A bug: something that should not happen did.
+    Internal,
+}
+
+impl Code {
+    /// The stable spelling used on the wire and in `--json` output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidInput => "InvalidInput",
+            Code::EmptySecret => "EmptySecret",
+            Code::SecretTooLarge => "SecretTooLarge",
+            Code::FormatMismatch => "FormatMismatch",
+            Code::UnknownProvider => "UnknownProvider",
+            Code::NotFound => "NotFound",
+            Code::NameTaken => "NameTaken",
+            Code::KeyringUnavailable => "KeyringUnavailable",
+            Code::KeyringLocked => "KeyringLocked",
+            Code::SecretMissing => "SecretMissing",
+            Code::PassphraseRequired => "PassphraseRequired",
+            Code::WrongPassphrase => "WrongPassphrase",
+            Code::WeakPassphrase => "WeakPassphrase",
+            Code::DataCorrupt => "DataCorrupt",
+            Code::StorageFailure => "StorageFailure",
+            Code::ClipboardUnavailable => "ClipboardUnavailable",
+            Code::Internal => "Internal",
+        }
+    }
+
+    /// Every code, for exhaustive tests and documentation.
+    pub const ALL: [Code; 17] = [
+        Code::InvalidInput,
+        Code::EmptySecret,
+        Code::SecretTooLarge,
+        Code::FormatMismatch,
+        Code::UnknownProvider,
+        Code::NotFound,
+        Code::NameTaken,
+        Code::KeyringUnavailable,
+        Code::KeyringLocked,
+        Code::SecretMissing,
+        Code::PassphraseRequired,
+        Code::WrongPassphrase,
+        Code::WeakPassphrase,
+        Code::DataCorrupt,
+        Code::StorageFailure,
+        Code::ClipboardUnavailable,
+        Code::Internal,
+    ];
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A user-facing failure: `{code, message}` on the wire. The message says what happened and what to
+/// do next, in one or two sentences.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[ts(export)]
+#[error("{message}")]
+pub struct Failure {
+    pub code: Code,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Anything that can be shown to a person as a [`Failure`].
+pub trait ToFailure {
+    fn to_failure(&self) -> Failure;
+}
+
+impl ToFailure for Failure {
+    fn to_failure(&self) -> Failure {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_serialises_as_code_and_message() {
+        let f = Failure::new(Code::NotFound, "No entry named \"x\". Run `apppass list`.");
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "NotFound", "message": "No entry named \"x\". Run `apppass list`."})
+        );
+    }
+
+    #[test]
+    fn code_wire_spelling_matches_serde() {
+        for code in Code::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, serde_json::Value::String(code.as_str().to_string()));
+        }
+    }
+}

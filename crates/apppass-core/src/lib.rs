@@ -1,0 +1,17 @@
+//! apppass core: everything apppass does, without Tauri or a UI.
+//!
+//! The desktop app (`src-tauri/`) and the CLI (`crates/apppass-cli`) are thin callers of this crate.
+
+pub mod audit;
+pub mod catalog;
+pub mod clock;
+pub mod error;
+mod fsutil;
+pub mod open;
+pub mod profile;
+pub mod secret;
+pub mod settings;
+pub mod vault;
+
+pub use error::{Code, Failure};
+pub use secret::Secret;

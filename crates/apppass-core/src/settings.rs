@@ -1,0 +1,175 @@
+//! User settings, kept in `settings.toml` in the profile's data directory.
+//!
+//! Every field has a default and a documented range; a value out of range is refused with a
+//! message naming the range, and a damaged file is reported rather than silently replaced.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::{Code, Failure};
+use crate::profile::Profile;
+
+/// Where secrets are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, Default)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StoreKind {
+    /// The OS keyring: Secret Service (Linux), Keychain (macOS), Credential Manager (Windows).
+    #[default]
+    Keyring,
+    /// A file in the data directory encrypted with a passphrase (Argon2id + XChaCha20-Poly1305),
+    /// for machines without an OS keyring. Chosen explicitly, never as a silent fallback.
+    EncryptedFile,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Keyring => "keyring",
+            StoreKind::EncryptedFile => "encrypted_file",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+#[ts(export)]
+pub struct Settings {
+    /// Seconds after a copy before the clipboard is cleared (if it still holds our value); 0 = never.
+    pub clipboard_clear_seconds: u32,
+    /// Seconds a revealed password stays visible.
+    pub reveal_hide_seconds: u32,
+    /// Days after which an app password is due for rotation.
+    pub rotation_days: u32,
+    pub store: StoreKind,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            clipboard_clear_seconds: 30,
+            reveal_hide_seconds: 10,
+            rotation_days: 180,
+            store: StoreKind::Keyring,
+        }
+    }
+}
+
+pub const CLIPBOARD_SECONDS_MAX: u32 = 600;
+pub const REVEAL_SECONDS_RANGE: (u32, u32) = (3, 120);
+pub const ROTATION_DAYS_RANGE: (u32, u32) = (7, 3650);
+
+impl Settings {
+    /// Checks every field's range; the message names the field and the allowed range.
+    pub fn validate(&self) -> Result<(), Failure> {
+        if self.clipboard_clear_seconds > CLIPBOARD_SECONDS_MAX {
+            return Err(invalid(format!(
+                "Clipboard clearing must be between 0 (never) and {CLIPBOARD_SECONDS_MAX} seconds; got {}.",
+                self.clipboard_clear_seconds
+            )));
+        }
+        let (lo, hi) = REVEAL_SECONDS_RANGE;
+        if !(lo..=hi).contains(&self.reveal_hide_seconds) {
+            return Err(invalid(format!(
+                "A revealed password hides again after {lo} to {hi} seconds; got {}.",
+                self.reveal_hide_seconds
+            )));
+        }
+        let (lo, hi) = ROTATION_DAYS_RANGE;
+        if !(lo..=hi).contains(&self.rotation_days) {
+            return Err(invalid(format!(
+                "The rotation period must be between {lo} and {hi} days; got {}.",
+                self.rotation_days
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads the profile's settings; a missing file gives the defaults.
+    pub fn load(profile: &Profile) -> Result<Settings, Failure> {
+        let path = profile.settings_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) => {
+                return Err(Failure::new(
+                    Code::StorageFailure,
+                    format!(
+                        "Cannot read {}: {e}. Check the file's permissions.",
+                        path.display()
+                    ),
+                ))
+            }
+        };
+        let settings: Settings = toml::from_str(&text).map_err(|e| {
+            Failure::new(
+                Code::DataCorrupt,
+                format!(
+                    "The settings file {} cannot be read: {}. Fix or delete the file; deleting it restores the defaults.",
+                    path.display(),
+                    e.message()
+                ),
+            )
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Validates, then writes atomically (temporary file, then rename).
+    pub fn save(&self, profile: &Profile) -> Result<(), Failure> {
+        self.validate()?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Failure::new(Code::Internal, format!("Cannot encode settings: {e}")))?;
+        crate::fsutil::write_atomic(&profile.settings_path(), text.as_bytes())
+    }
+}
+
+fn invalid(message: String) -> Failure {
+    Failure::new(Code::InvalidInput, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::isolated(dir.path()).unwrap();
+        assert_eq!(Settings::load(&profile).unwrap(), Settings::default());
+        let s = Settings {
+            clipboard_clear_seconds: 45,
+            rotation_days: 90,
+            ..Settings::default()
+        };
+        s.save(&profile).unwrap();
+        assert_eq!(Settings::load(&profile).unwrap(), s);
+    }
+
+    #[test]
+    fn out_of_range_is_refused_and_file_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::isolated(dir.path()).unwrap();
+        Settings::default().save(&profile).unwrap();
+        let bad = Settings {
+            rotation_days: 1,
+            ..Settings::default()
+        };
+        let err = bad.save(&profile).unwrap_err();
+        assert_eq!(err.code, Code::InvalidInput);
+        assert!(err.message.contains("7 and 3650"));
+        assert_eq!(Settings::load(&profile).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn damaged_file_is_reported_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::isolated(dir.path()).unwrap();
+        std::fs::write(profile.settings_path(), "rotation_days = \"x\"").unwrap();
+        let err = Settings::load(&profile).unwrap_err();
+        assert_eq!(err.code, Code::DataCorrupt);
+        assert!(std::fs::read_to_string(profile.settings_path())
+            .unwrap()
+            .contains("\"x\""));
+    }
+}

@@ -1,0 +1,720 @@
+//! The vault: entry metadata in SQLite, secrets in a [`SecretStore`], an audit line per action.
+//!
+//! ## Write order (crash safety)
+//! Every change that touches both the database and the store is done under the profile's lock file
+//! (`vault.lock`, an exclusive OS file lock that the OS releases if the process dies):
+//! - **add**: insert the row as `pending` (committed) → write the secret → mark the row `active`.
+//! - **remove**: mark the row `removing` (committed) → delete the secret → delete the row.
+//!
+//! An entry counts as committed once `add` has returned. Whoever next takes the lock and finds a
+//! `pending` row rolls it back (deletes the secret if written, then the row); a `removing` row is
+//! finished. Because the lock is held for the whole sequence, a row found unfinished under the lock
+//! is always one whose writer died. `doctor` also deletes store items of this profile that no row
+//! knows (orphans).
+
+pub mod db;
+pub mod file_store;
+mod health;
+mod search;
+pub mod store;
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use ts_rs::TS;
+
+use crate::audit::{Action, AuditLog};
+use crate::catalog;
+use crate::clock::Clock;
+use crate::error::{Code, Failure};
+use crate::fsutil::{ensure_private_dir, storage_failure};
+use crate::profile::Profile;
+use crate::secret::Secret;
+
+use db::Db;
+pub use health::{HealthReport, StaleEntry};
+pub use search::SearchIndex;
+use store::{SecretKey, SecretStore};
+
+/// The largest secret accepted: app passwords are 16-72 characters; anything much larger is a
+/// mistake (a whole clipboard, a file), refused before it reaches the keyring.
+pub const MAX_SECRET_BYTES: usize = 1024;
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_FIELD_CHARS: usize = 320;
+
+const VAULT_KEY_ID: &str = "vault-key";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, Default)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum EntryKind {
+    /// An app password issued by the provider.
+    #[default]
+    AppPassword,
+    /// A local password apppass generated for its bridge.
+    Bridge,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::AppPassword => "app_password",
+            EntryKind::Bridge => "bridge",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EntryKind> {
+        match s {
+            "app_password" => Some(EntryKind::AppPassword),
+            "bridge" => Some(EntryKind::Bridge),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465, POP3S 995).
+    Tls,
+    /// Plain connection upgraded with STARTTLS before any password is sent.
+    Starttls,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+}
+
+/// Server settings for a custom provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, Default)]
+#[ts(export)]
+pub struct ServerSettings {
+    pub imap: Option<Server>,
+    pub smtp: Option<Server>,
+    pub pop: Option<Server>,
+}
+
+/// An entry's metadata. Never holds the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Entry {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub account: String,
+    pub client: String,
+    pub kind: EntryKind,
+    /// Unix seconds.
+    #[ts(type = "number")]
+    pub created: i64,
+    #[ts(type = "number | null")]
+    pub rotated: Option<i64>,
+    #[ts(type = "number | null")]
+    pub last_used: Option<i64>,
+    pub notes: String,
+    pub servers: Option<ServerSettings>,
+}
+
+impl Entry {
+    /// When the secret was last set: rotation, else creation.
+    pub fn secret_set_at(&self) -> i64 {
+        self.rotated.unwrap_or(self.created)
+    }
+}
+
+/// What a new entry is, apart from its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[ts(export)]
+pub struct NewEntry {
+    pub name: String,
+    pub provider: String,
+    pub account: String,
+    pub client: String,
+    #[serde(default)]
+    pub kind: EntryKind,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub servers: Option<ServerSettings>,
+}
+
+/// Why a secret is read; decides the audit action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Printed by `apppass get` or shown by reveal.
+    Reveal,
+    /// Put on the clipboard.
+    Copy,
+    /// Used for a connection test.
+    Test,
+}
+
+/// What `doctor` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct DoctorReport {
+    pub store: String,
+    /// `None` when the store answered; otherwise the failure.
+    pub store_problem: Option<Failure>,
+    pub data_dir: String,
+    #[ts(type = "number")]
+    pub schema_version: i64,
+    #[ts(type = "number")]
+    pub entries: u64,
+    /// Unfinished adds rolled back and removals finished (this run, including at open).
+    #[ts(type = "number")]
+    pub unfinished_repaired: u64,
+    /// Store items of this profile that no entry knows, deleted.
+    #[ts(type = "number")]
+    pub orphans_removed: u64,
+    /// Entries whose secret is missing from the store.
+    pub missing_secrets: Vec<String>,
+}
+
+pub struct Vault {
+    profile: Profile,
+    db: Db,
+    store: Box<dyn SecretStore>,
+    clock: Arc<dyn Clock>,
+    audit: AuditLog,
+    repaired_at_open: u64,
+}
+
+/// Holds the profile's lock file; released on drop (or by the OS if the process dies).
+struct WriteLock(std::fs::File);
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+impl Vault {
+    /// Opens (creating if needed) the profile's vault, and repairs what an interrupted process
+    /// left unfinished.
+    pub fn open(
+        profile: Profile,
+        store: Box<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+        via: &'static str,
+    ) -> Result<Vault, Failure> {
+        ensure_private_dir(&profile.data_dir)?;
+        let db = Db::open(&profile.database_path())?;
+        let audit = AuditLog::new(profile.audit_path(), via);
+        let mut vault = Vault {
+            profile,
+            db,
+            store,
+            clock,
+            audit,
+            repaired_at_open: 0,
+        };
+        if !vault.unfinished()?.is_empty() {
+            // Best effort: a locked keyring must not stop `list`; the rows wait for next time.
+            if let Ok(n) = vault.repair() {
+                vault.repaired_at_open = n;
+            }
+        }
+        Ok(vault)
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub fn store(&self) -> &dyn SecretStore {
+        self.store.as_ref()
+    }
+
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    fn key(&self, id: &str) -> SecretKey {
+        SecretKey {
+            namespace: self.profile.namespace.clone(),
+            id: id.to_string(),
+        }
+    }
+
+    fn sql(&self, e: rusqlite::Error) -> Failure {
+        self.db.failure(&self.profile.database_path(), e)
+    }
+
+    fn lock(&self) -> Result<WriteLock, Failure> {
+        let path = self.profile.lock_path();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| storage_failure(&path, e))?;
+        file.lock().map_err(|e| storage_failure(&path, e))?;
+        Ok(WriteLock(file))
+    }
+
+    fn unfinished(&self) -> Result<Vec<(String, String)>, Failure> {
+        self.db.unfinished().map_err(|e| self.sql(e))
+    }
+
+    fn audit(&self, action: Action, entry: &str, id: &str, outcome: Result<(), Code>) {
+        // The audit line follows the change; failing to write it must not undo a committed change,
+        // and the caller has no better place to report it.
+        let _ = self
+            .audit
+            .record(self.clock.now(), action, entry, id, outcome);
+    }
+
+    /// Rolls back unfinished adds and finishes unfinished removals. Returns how many rows it fixed.
+    pub fn repair(&self) -> Result<u64, Failure> {
+        let _lock = self.lock()?;
+        let mut fixed = 0;
+        for (id, _state) in self.unfinished()? {
+            // Both states end the same way: no secret, no row.
+            self.store
+                .delete(&self.key(&id))
+                .map_err(|e| e.to_failure())?;
+            self.db.delete_row(&id).map_err(|e| self.sql(e))?;
+            self.audit(Action::Repaired, "", &id, Ok(()));
+            fixed += 1;
+        }
+        Ok(fixed)
+    }
+
+    fn vault_key(&self) -> Result<Secret, Failure> {
+        let key = self.key(VAULT_KEY_ID);
+        if let Some(k) = self.store.get(&key).map_err(|e| e.to_failure())? {
+            return Ok(k);
+        }
+        let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(bytes.as_mut())
+            .map_err(|e| Failure::new(Code::Internal, format!("No OS randomness: {e}")))?;
+        let k = Secret::new(hex::encode(bytes.as_ref()));
+        self.store
+            .put(&key, "apppass: vault key (duplicate detection)", &k)
+            .map_err(|e| e.to_failure())?;
+        Ok(k)
+    }
+
+    fn fingerprint(&self, secret: &Secret) -> Result<String, Failure> {
+        let key = self.vault_key()?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
+            .expect("HMAC takes any key length");
+        mac.update(secret.expose().as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// Adds an entry. The secret is trimmed and tidied for the provider's format first.
+    pub fn add(&self, new: NewEntry, raw: &Secret) -> Result<Entry, Failure> {
+        let name = validate_name(&new.name)?;
+        let provider = catalog::provider(new.provider.trim())?;
+        let account = validate_field("account", &new.account, false)?;
+        let client = validate_field("client", &new.client, false)?;
+        let notes = validate_notes(&new.notes)?;
+        if let Some(servers) = &new.servers {
+            validate_servers(servers)?;
+        }
+        let secret = normalise_for(provider, raw)?;
+
+        let id = new_id()?;
+        let label = item_label(&name);
+        let entry = Entry {
+            id: id.clone(),
+            name: name.clone(),
+            provider: provider.id.clone(),
+            account,
+            client,
+            kind: new.kind,
+            created: self.clock.now(),
+            rotated: None,
+            last_used: None,
+            notes,
+            servers: new.servers,
+        };
+
+        let _lock = self.lock()?;
+        // Reach the store before changing anything, so a locked keyring changes nothing.
+        self.store
+            .probe(&self.profile.namespace)
+            .map_err(|e| e.to_failure())?;
+        if self.db.name_in_use(&name).map_err(|e| self.sql(e))? {
+            return Err(name_taken(&name));
+        }
+        let fingerprint = self.fingerprint(&secret)?;
+        self.db
+            .insert_pending(&entry, Some(&fingerprint))
+            .map_err(|e| match &e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    name_taken(&name)
+                }
+                _ => self.sql(e),
+            })?;
+        if let Err(e) = self.store.put(&self.key(&id), &label, &secret) {
+            let _ = self.db.delete_row(&id);
+            let failure = e.to_failure();
+            self.audit(Action::Added, &name, &id, Err(failure.code));
+            return Err(failure);
+        }
+        if let Err(e) = self.db.set_state(&id, "active") {
+            let _ = self.store.delete(&self.key(&id));
+            let _ = self.db.delete_row(&id);
+            return Err(self.sql(e));
+        }
+        self.audit(Action::Added, &name, &id, Ok(()));
+        Ok(entry)
+    }
+
+    /// The entry with this name (case-insensitive).
+    pub fn entry(&self, name: &str) -> Result<Entry, Failure> {
+        self.db
+            .by_name(name)
+            .map_err(|e| self.sql(e))?
+            .ok_or_else(|| not_found(name))
+    }
+
+    /// Reads an entry's secret, records the use (last used + audit).
+    pub fn secret(&self, name: &str, access: Access) -> Result<(Entry, Secret), Failure> {
+        let entry = self.entry(name)?;
+        let action = match access {
+            Access::Reveal => Action::Revealed,
+            Access::Copy => Action::Copied,
+            Access::Test => Action::Tested,
+        };
+        let secret = match self.store.get(&self.key(&entry.id)) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                self.audit(action, &entry.name, &entry.id, Err(Code::SecretMissing));
+                return Err(Failure::new(
+                    Code::SecretMissing,
+                    format!(
+                        "The password for {:?} is missing from the {}. Add it again with `apppass rotate {:?}`, or run `apppass doctor`.",
+                        entry.name,
+                        self.store.describe(),
+                        entry.name
+                    ),
+                ));
+            }
+            Err(e) => {
+                let failure = e.to_failure();
+                self.audit(action, &entry.name, &entry.id, Err(failure.code));
+                return Err(failure);
+            }
+        };
+        // Recording the use is best effort: a read-only disk must not stop a mail client.
+        let _ = self.db.touch(&entry.id, self.clock.now());
+        self.audit(action, &entry.name, &entry.id, Ok(()));
+        Ok((entry, secret))
+    }
+
+    /// All entries, by name.
+    pub fn list(&self) -> Result<Vec<Entry>, Failure> {
+        self.db.active().map_err(|e| self.sql(e))
+    }
+
+    /// Entries matching `query` (see [`SearchIndex`]), best first.
+    pub fn search(&self, query: &str) -> Result<Vec<Entry>, Failure> {
+        let entries = self.list()?;
+        let index = SearchIndex::new(&entries);
+        Ok(index
+            .query(query)
+            .into_iter()
+            .map(|i| entries[i].clone())
+            .collect())
+    }
+
+    pub fn rename(&self, old: &str, new: &str) -> Result<Entry, Failure> {
+        let new_name = validate_name(new)?;
+        let _lock = self.lock()?;
+        let entry = self.entry(old)?;
+        if db::name_key(&new_name) != db::name_key(&entry.name)
+            && self.db.name_in_use(&new_name).map_err(|e| self.sql(e))?
+        {
+            return Err(name_taken(&new_name));
+        }
+        self.db
+            .rename(&entry.id, &new_name)
+            .map_err(|e| self.sql(e))?;
+        // The keyring's label follows the name; a keyring that refuses only leaves an old label.
+        let _ = self
+            .store
+            .relabel(&self.key(&entry.id), &item_label(&new_name));
+        self.audit(Action::Renamed, &new_name, &entry.id, Ok(()));
+        Ok(Entry {
+            name: new_name,
+            ..entry
+        })
+    }
+
+    /// Removes an entry and its secret. Returns what was removed (to point at the provider's page).
+    pub fn remove(&self, name: &str) -> Result<Entry, Failure> {
+        let _lock = self.lock()?;
+        let entry = self.entry(name)?;
+        self.store
+            .probe(&self.profile.namespace)
+            .map_err(|e| e.to_failure())?;
+        self.db
+            .set_state(&entry.id, "removing")
+            .map_err(|e| self.sql(e))?;
+        if let Err(e) = self.store.delete(&self.key(&entry.id)) {
+            let _ = self.db.set_state(&entry.id, "active");
+            let failure = e.to_failure();
+            self.audit(Action::Removed, &entry.name, &entry.id, Err(failure.code));
+            return Err(failure);
+        }
+        self.db.delete_row(&entry.id).map_err(|e| self.sql(e))?;
+        self.audit(Action::Removed, &entry.name, &entry.id, Ok(()));
+        Ok(entry)
+    }
+
+    /// Records a rotation. With `new_secret`, the stored password is replaced (atomically, in the
+    /// store) first; without, only the date is recorded (the user rotated elsewhere).
+    pub fn rotate(&self, name: &str, new_secret: Option<&Secret>) -> Result<Entry, Failure> {
+        let _lock = self.lock()?;
+        let entry = self.entry(name)?;
+        let now = self.clock.now();
+        let mut fingerprint = None;
+        if let Some(raw) = new_secret {
+            let provider = catalog::provider(&entry.provider)?;
+            let secret = normalise_for(provider, raw)?;
+            fingerprint = Some(self.fingerprint(&secret)?);
+            if let Err(e) = self
+                .store
+                .put(&self.key(&entry.id), &item_label(&entry.name), &secret)
+            {
+                let failure = e.to_failure();
+                self.audit(Action::Rotated, &entry.name, &entry.id, Err(failure.code));
+                return Err(failure);
+            }
+        }
+        self.db
+            .mark_rotated(&entry.id, now, fingerprint.as_deref())
+            .map_err(|e| self.sql(e))?;
+        self.audit(Action::Rotated, &entry.name, &entry.id, Ok(()));
+        Ok(Entry {
+            rotated: Some(now),
+            ..entry
+        })
+    }
+
+    /// Records an action done outside the vault (a connection test, a clipboard copy by the app).
+    pub fn record(&self, action: Action, entry: &Entry, outcome: Result<(), Code>) {
+        self.audit(action, &entry.name, &entry.id, outcome);
+    }
+
+    pub fn health(&self, rotation_days: u32) -> Result<HealthReport, Failure> {
+        let entries = self.list()?;
+        let fingerprints = self.db.fingerprints().map_err(|e| self.sql(e))?;
+        Ok(health::report(
+            &entries,
+            &fingerprints,
+            rotation_days,
+            self.clock.now(),
+        ))
+    }
+
+    /// Checks the store, repairs unfinished rows, removes orphans, lists missing secrets.
+    pub fn doctor(&self) -> Result<DoctorReport, Failure> {
+        let schema_version = self.db.version().map_err(|e| self.sql(e))?;
+        let entries = self.list()?;
+        let mut report = DoctorReport {
+            store: self.store.describe(),
+            store_problem: None,
+            data_dir: self.profile.data_dir.display().to_string(),
+            schema_version,
+            entries: entries.len() as u64,
+            unfinished_repaired: self.repaired_at_open,
+            orphans_removed: 0,
+            missing_secrets: Vec::new(),
+        };
+        if let Err(e) = self.store.probe(&self.profile.namespace) {
+            report.store_problem = Some(e.to_failure());
+            return Ok(report);
+        }
+        report.unfinished_repaired += self.repair()?;
+        let _lock = self.lock()?;
+        let known: std::collections::HashSet<String> = self
+            .db
+            .all_ids()
+            .map_err(|e| self.sql(e))?
+            .into_iter()
+            .collect();
+        let stored = match self.store.ids(&self.profile.namespace) {
+            Ok(Some(ids)) => Some(ids),
+            Ok(None) => None,
+            Err(e) => {
+                report.store_problem = Some(e.to_failure());
+                return Ok(report);
+            }
+        };
+        if let Some(stored) = &stored {
+            for id in stored {
+                if id != VAULT_KEY_ID && !known.contains(id) {
+                    self.store
+                        .delete(&self.key(id))
+                        .map_err(|e| e.to_failure())?;
+                    report.orphans_removed += 1;
+                }
+            }
+        }
+        for entry in &entries {
+            let present = match &stored {
+                Some(ids) => ids.contains(&entry.id),
+                None => self
+                    .store
+                    .get(&self.key(&entry.id))
+                    .map_err(|e| e.to_failure())?
+                    .is_some(),
+            };
+            if !present {
+                report.missing_secrets.push(entry.name.clone());
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn normalise_for(provider: &catalog::Provider, raw: &Secret) -> Result<Secret, Failure> {
+    if raw.len() > MAX_SECRET_BYTES {
+        return Err(Failure::new(
+            Code::SecretTooLarge,
+            format!(
+                "That is {} bytes; app passwords are far shorter (at most {MAX_SECRET_BYTES} bytes accepted). Copy only the password, then try again.",
+                raw.len()
+            ),
+        ));
+    }
+    catalog::normalise(&provider.format, raw).map_err(|p| p.to_failure(&provider.name))
+}
+
+/// The label shown by the OS keyring's UI (e.g. Seahorse, Keychain Access).
+pub fn item_label(name: &str) -> String {
+    format!("apppass: {name}")
+}
+
+fn new_id() -> Result<String, Failure> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Failure::new(Code::Internal, format!("No OS randomness: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+fn not_found(name: &str) -> Failure {
+    Failure::new(
+        Code::NotFound,
+        format!("No entry named {name:?}. See the names with `apppass list` or `apppass search`."),
+    )
+}
+
+fn name_taken(name: &str) -> Failure {
+    Failure::new(
+        Code::NameTaken,
+        format!("An entry named {name:?} already exists. Choose another name, or rename the existing one."),
+    )
+}
+
+/// A name: trimmed, 1 to 100 characters, no control characters.
+pub fn validate_name(name: &str) -> Result<String, Failure> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            "The name is empty. Give the entry a name such as \"Thunderbird on laptop\".",
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            "The name contains control characters (such as a tab or newline). Use letters, digits, spaces and punctuation only.",
+        ));
+    }
+    if trimmed.chars().count() > MAX_NAME_CHARS {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            format!("The name is longer than {MAX_NAME_CHARS} characters. Choose a shorter one."),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn validate_field(what: &str, value: &str, allow_empty: bool) -> Result<String, Failure> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() && !allow_empty {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            format!("The {what} is empty. Give the {what} this password is for."),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            format!("The {what} contains control characters. Remove them and try again."),
+        ));
+    }
+    if trimmed.chars().count() > MAX_FIELD_CHARS {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            format!("The {what} is longer than {MAX_FIELD_CHARS} characters. Shorten it."),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+fn validate_notes(notes: &str) -> Result<String, Failure> {
+    if notes
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            "The notes contain control characters. Remove them and try again.",
+        ));
+    }
+    if notes.chars().count() > 4_000 {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            "The notes are longer than 4,000 characters. Shorten them.",
+        ));
+    }
+    Ok(notes.trim().to_string())
+}
+
+fn validate_servers(servers: &ServerSettings) -> Result<(), Failure> {
+    for (what, server) in [
+        ("IMAP", &servers.imap),
+        ("SMTP", &servers.smtp),
+        ("POP", &servers.pop),
+    ] {
+        if let Some(s) = server {
+            let host = s.host.trim();
+            if host.is_empty()
+                || host.len() > 253
+                || !host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+            {
+                return Err(Failure::new(
+                    Code::InvalidInput,
+                    format!("The {what} host {host:?} is not a valid host name or address. Use a name such as mail.example.com."),
+                ));
+            }
+            if s.port == 0 {
+                return Err(Failure::new(
+                    Code::InvalidInput,
+                    format!("The {what} port must be between 1 and 65535."),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,388 @@
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::store::MemoryStore;
+use super::*;
+use crate::clock::FixedClock;
+
+const T0: i64 = 1_795_626_278;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    vault: Vault,
+    store: Arc<MemoryStore>,
+    clock: Arc<FixedClock>,
+}
+
+/// A store that forwards to a shared MemoryStore, so tests can inspect it.
+struct Shared(Arc<MemoryStore>);
+
+impl SecretStore for Shared {
+    fn kind(&self) -> crate::settings::StoreKind {
+        self.0.kind()
+    }
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn put(&self, k: &SecretKey, l: &str, s: &Secret) -> store::StoreResult<()> {
+        self.0.put(k, l, s)
+    }
+    fn get(&self, k: &SecretKey) -> store::StoreResult<Option<Secret>> {
+        self.0.get(k)
+    }
+    fn delete(&self, k: &SecretKey) -> store::StoreResult<bool> {
+        self.0.delete(k)
+    }
+    fn relabel(&self, k: &SecretKey, l: &str) -> store::StoreResult<()> {
+        self.0.relabel(k, l)
+    }
+    fn ids(&self, ns: &str) -> store::StoreResult<Option<Vec<String>>> {
+        self.0.ids(ns)
+    }
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let clock = Arc::new(FixedClock::at(T0));
+    let profile = Profile::isolated(dir.path()).unwrap();
+    let vault = Vault::open(
+        profile,
+        Box::new(Shared(store.clone())),
+        clock.clone(),
+        "cli",
+    )
+    .unwrap();
+    Fixture {
+        _dir: dir,
+        vault,
+        store,
+        clock,
+    }
+}
+
+fn new(name: &str, provider: &str) -> NewEntry {
+    NewEntry {
+        name: name.into(),
+        provider: provider.into(),
+        account: "ann@example.com".into(),
+        client: "thunderbird".into(),
+        kind: EntryKind::AppPassword,
+        notes: String::new(),
+        servers: None,
+    }
+}
+
+#[test]
+fn add_get_list_and_normalise() {
+    let f = fixture();
+    let e = f
+        .vault
+        .add(
+            new("Thunderbird on laptop", "google"),
+            &Secret::from(" abcd efgh ijkl mnop \n"),
+        )
+        .unwrap();
+    assert_eq!(e.created, T0);
+    let (_, s) = f
+        .vault
+        .secret("thunderbird ON laptop", Access::Reveal)
+        .unwrap();
+    assert_eq!(s.expose(), "abcdefghijklmnop");
+    let label = f.store.label(&f.vault.key(&e.id)).unwrap();
+    assert_eq!(label, "apppass: Thunderbird on laptop");
+    let listed = f.vault.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].last_used, Some(T0));
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let f = fixture();
+    f.vault.add(new("A", "custom"), &Secret::from("x")).unwrap();
+    let cases: Vec<(NewEntry, Secret, Code)> = vec![
+        (new("B", "custom"), Secret::from("  \n"), Code::EmptySecret),
+        (new("B", "nope"), Secret::from("x"), Code::UnknownProvider),
+        (new("a", "custom"), Secret::from("x"), Code::NameTaken),
+        (
+            new("bad\tname", "custom"),
+            Secret::from("x"),
+            Code::InvalidInput,
+        ),
+        (new("", "custom"), Secret::from("x"), Code::InvalidInput),
+        (
+            new("B", "custom"),
+            Secret::new("y".repeat(MAX_SECRET_BYTES + 1)),
+            Code::SecretTooLarge,
+        ),
+        (
+            new("B", "zoho"),
+            Secret::from("short"),
+            Code::FormatMismatch,
+        ),
+    ];
+    for (entry, secret, code) in cases {
+        let err = f.vault.add(entry, &secret).unwrap_err();
+        assert_eq!(err.code, code, "{}", err.message);
+    }
+    assert_eq!(f.vault.list().unwrap().len(), 1);
+    // One item for A, one vault key: nothing else reached the store.
+    assert_eq!(
+        f.store
+            .ids(&f.vault.profile.namespace)
+            .unwrap()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn locked_store_changes_nothing() {
+    let f = fixture();
+    f.store.locked.store(true, Ordering::SeqCst);
+    let err = f
+        .vault
+        .add(new("A", "custom"), &Secret::from("x"))
+        .unwrap_err();
+    assert_eq!(err.code, Code::KeyringLocked);
+    f.store.locked.store(false, Ordering::SeqCst);
+    assert!(f.vault.list().unwrap().is_empty());
+    f.vault.add(new("A", "custom"), &Secret::from("x")).unwrap();
+    f.store.locked.store(true, Ordering::SeqCst);
+    assert_eq!(f.vault.remove("A").unwrap_err().code, Code::KeyringLocked);
+    assert_eq!(
+        f.vault.secret("A", Access::Copy).unwrap_err().code,
+        Code::KeyringLocked
+    );
+    f.store.locked.store(false, Ordering::SeqCst);
+    assert_eq!(f.vault.secret("A", Access::Copy).unwrap().1.expose(), "x");
+}
+
+#[test]
+fn rename_remove_rotate() {
+    let f = fixture();
+    let e = f
+        .vault
+        .add(new("Old", "custom"), &Secret::from("one"))
+        .unwrap();
+    f.vault
+        .add(new("Other", "custom"), &Secret::from("two"))
+        .unwrap();
+    assert_eq!(
+        f.vault.rename("old", "other").unwrap_err().code,
+        Code::NameTaken
+    );
+    assert_eq!(
+        f.vault.rename("missing", "x").unwrap_err().code,
+        Code::NotFound
+    );
+    f.vault.rename("old", "OLD").unwrap(); // a change of case is allowed
+    let renamed = f.vault.rename("old", "New name").unwrap();
+    assert_eq!(renamed.id, e.id);
+    assert_eq!(
+        f.store.label(&f.vault.key(&e.id)).unwrap(),
+        "apppass: New name"
+    );
+
+    f.clock.advance(86_400);
+    let rotated = f
+        .vault
+        .rotate("New name", Some(&Secret::from("three")))
+        .unwrap();
+    assert_eq!(rotated.rotated, Some(T0 + 86_400));
+    assert_eq!(
+        f.vault
+            .secret("new name", Access::Reveal)
+            .unwrap()
+            .1
+            .expose(),
+        "three"
+    );
+
+    let removed = f.vault.remove("New name").unwrap();
+    assert_eq!(removed.id, e.id);
+    assert!(f.store.get(&f.vault.key(&e.id)).unwrap().is_none());
+    assert_eq!(f.vault.entry("New name").unwrap_err().code, Code::NotFound);
+
+    let (records, bad) = f.vault.audit_log().read().unwrap();
+    assert_eq!(bad, 0);
+    let actions: Vec<Action> = records.iter().map(|r| r.action).collect();
+    assert_eq!(
+        actions,
+        vec![
+            Action::Added,
+            Action::Added,
+            Action::Renamed,
+            Action::Renamed,
+            Action::Rotated,
+            Action::Revealed,
+            Action::Removed
+        ]
+    );
+}
+
+#[test]
+fn health_finds_stale_duplicate_and_unused() {
+    let f = fixture();
+    f.vault
+        .add(new("Old", "custom"), &Secret::from("same"))
+        .unwrap();
+    f.clock.advance(100 * 86_400);
+    f.vault
+        .add(new("Twin", "custom"), &Secret::from("same"))
+        .unwrap();
+    f.vault
+        .add(new("Used", "custom"), &Secret::from("unique"))
+        .unwrap();
+    f.vault.secret("Used", Access::Copy).unwrap();
+    let h = f.vault.health(90).unwrap();
+    assert_eq!(
+        h.stale,
+        vec![StaleEntry {
+            name: "Old".into(),
+            age_days: 100
+        }]
+    );
+    assert_eq!(
+        h.duplicates,
+        vec![vec!["Old".to_string(), "Twin".to_string()]]
+    );
+    assert_eq!(h.never_used, vec!["Old".to_string(), "Twin".to_string()]);
+    f.vault.rotate("Old", Some(&Secret::from("fresh"))).unwrap();
+    let h = f.vault.health(90).unwrap();
+    assert!(h.stale.is_empty());
+    assert!(h.duplicates.is_empty());
+}
+
+#[test]
+fn fingerprints_are_keyed_not_plain_hashes() {
+    use sha2::Digest;
+    let f = fixture();
+    f.vault
+        .add(new("A", "custom"), &Secret::from("same"))
+        .unwrap();
+    let (_, fp) = f.vault.db.fingerprints().unwrap().remove(0);
+    assert_ne!(fp, hex::encode(sha2::Sha256::digest(b"same")));
+    assert_eq!(fp.len(), 64);
+}
+
+#[test]
+fn unfinished_rows_are_repaired_at_open_and_orphans_by_doctor() {
+    let f = fixture();
+    let kept = f
+        .vault
+        .add(new("Kept", "custom"), &Secret::from("k"))
+        .unwrap();
+    // A writer that died after writing the row and the secret, before marking it active.
+    let half = Entry {
+        id: "deadbeef".into(),
+        ..kept.clone()
+    };
+    let mut half = half;
+    half.name = "Half".into();
+    f.vault.db.insert_pending(&half, None).unwrap();
+    f.store
+        .put(&f.vault.key("deadbeef"), "x", &Secret::from("h"))
+        .unwrap();
+    // A remover that died after marking the row.
+    let gone = f
+        .vault
+        .add(new("Gone", "custom"), &Secret::from("g"))
+        .unwrap();
+    f.vault.db.set_state(&gone.id, "removing").unwrap();
+    // An item no row knows.
+    f.store
+        .put(&f.vault.key("0rphan"), "x", &Secret::from("o"))
+        .unwrap();
+
+    let profile = f.vault.profile.clone();
+    let reopened = Vault::open(
+        profile,
+        Box::new(Shared(f.store.clone())),
+        f.clock.clone(),
+        "app",
+    )
+    .unwrap();
+    let names: Vec<String> = reopened
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, vec!["Kept"]);
+    assert!(f.store.get(&reopened.key("deadbeef")).unwrap().is_none());
+    assert!(f.store.get(&reopened.key(&gone.id)).unwrap().is_none());
+
+    let report = reopened.doctor().unwrap();
+    assert_eq!(report.unfinished_repaired, 2);
+    assert_eq!(report.orphans_removed, 1);
+    assert!(report.missing_secrets.is_empty());
+    assert_eq!(report.schema_version, db::SCHEMA_VERSION);
+    assert!(f.store.get(&reopened.key("0rphan")).unwrap().is_none());
+    assert_eq!(
+        reopened.secret("kept", Access::Reveal).unwrap().1.expose(),
+        "k"
+    );
+
+    f.store.delete(&reopened.key(&kept.id)).unwrap();
+    let report = reopened.doctor().unwrap();
+    assert_eq!(report.missing_secrets, vec!["Kept".to_string()]);
+    assert_eq!(
+        reopened.secret("kept", Access::Reveal).unwrap_err().code,
+        Code::SecretMissing
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_untouched() {
+    let f = fixture();
+    f.vault
+        .db
+        .conn()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let profile = f.vault.profile.clone();
+    let err = Vault::open(
+        profile,
+        Box::new(MemoryStore::default()),
+        f.clock.clone(),
+        "cli",
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.code, Code::DataCorrupt);
+    assert!(err.message.contains("newer apppass"));
+}
+
+#[test]
+fn a_damaged_database_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = Profile::isolated(dir.path()).unwrap();
+    std::fs::write(profile.database_path(), vec![0x42u8; 8192]).unwrap();
+    let err = Vault::open(
+        profile,
+        Box::new(MemoryStore::default()),
+        Arc::new(FixedClock::at(T0)),
+        "cli",
+    )
+    .err()
+    .unwrap();
+    assert_eq!(err.code, Code::DataCorrupt, "{}", err.message);
+}
+
+#[test]
+fn no_secret_bytes_in_the_data_directory() {
+    let f = fixture();
+    let canary = "canary-zq8v-app-password";
+    f.vault
+        .add(new("A", "custom"), &Secret::from(canary))
+        .unwrap();
+    f.vault.secret("A", Access::Reveal).unwrap();
+    f.vault.rename("A", "B").unwrap();
+    f.vault.remove("B").unwrap();
+    for entry in std::fs::read_dir(&f.vault.profile.data_dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&bytes).contains(canary));
+    }
+}

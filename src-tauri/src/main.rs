@@ -1,0 +1,3 @@
+fn main() {
+    apppass_app::run()
+}
