@@ -112,7 +112,7 @@ fi
 run_step clippy cargo clippy --workspace --all-targets -- -D warnings
 run_step bindings bash scripts/check-bindings.sh
 run_step keyring-harness bash scripts/selftest-keyring.sh
-run_step cargo-test scripts/with-keyring.sh cargo test --workspace
+APPPASS_REQUIRE_KEYRING=1 run_step cargo-test scripts/with-keyring.sh cargo test --workspace
 
 if [ -f scripts/e2e.sh ]; then
     run_step e2e bash scripts/e2e.sh
