@@ -86,7 +86,7 @@ export function clipboardText() {
 
 /** Puts text on the X clipboard (xclip keeps serving it in the background). */
 export function setClipboard(text) {
-  execFileSync('xclip', ['-i', '-selection', 'clipboard'], { input: text, timeout: 3000 });
+  execFileSync('xclip', ['-i', '-selection', 'clipboard'], { input: text, timeout: 3000, stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
 /** Saves a PNG of the whole screen (for people to look at), when ImageMagick is there. */
