@@ -12,6 +12,7 @@ pub mod profile;
 pub mod secret;
 pub mod settings;
 pub mod vault;
+pub mod wire;
 
 pub use error::{Code, Failure};
 pub use secret::Secret;

@@ -99,3 +99,150 @@ pub fn switch_store(
     }
     Ok(moved)
 }
+
+/// Makes the encrypted file store the profile's store, moving every secret into it, and returns
+/// the vault opened on it.
+///
+/// An existing store file is opened with `passphrase` (a wrong one is `WrongPassphrase`); otherwise
+/// a new file is created, which refuses a weak passphrase (`WeakPassphrase`, with zxcvbn's advice).
+/// `current` is the vault opened with the store in use, or `None` when that store cannot be reached
+/// (no keyring): then only a vault without entries may switch, since no secret could be moved.
+pub fn use_file_store(
+    profile: &Profile,
+    current: Option<&Vault>,
+    passphrase: &Secret,
+    via: &'static str,
+) -> Result<(Vault, Settings), Failure> {
+    let mut settings = Settings::load(profile)?;
+    if let Some(vault) = current {
+        if vault.store().kind() == StoreKind::EncryptedFile {
+            return Ok((reopen_file_store(profile, passphrase, via)?, settings));
+        }
+    } else {
+        let stranded = crate::vault::db::Db::open(&profile.database_path())?
+            .active()
+            .map_err(|e| {
+                Failure::new(
+                    Code::StorageFailure,
+                    format!("Cannot list the entries: {e}."),
+                )
+            })?
+            .len();
+        if stranded > 0 {
+            return Err(Failure::new(
+                Code::KeyringUnavailable,
+                format!(
+                    "{stranded} saved password(s) are in the OS keyring, which cannot be reached now, so they cannot be moved. Start or unlock the keyring first, then switch."
+                ),
+            ));
+        }
+    }
+    let path = profile.file_store_path();
+    let store = if path.exists() {
+        FileStore::open(&path, passphrase)?
+    } else {
+        crate::fsutil::ensure_private_dir(&profile.data_dir)?;
+        FileStore::create(&path, passphrase)?
+    };
+    match current {
+        Some(vault) => {
+            switch_store(vault, &mut settings, Box::new(store))?;
+            Ok((reopen_file_store(profile, passphrase, via)?, settings))
+        }
+        None => {
+            settings.store = StoreKind::EncryptedFile;
+            settings.save(profile)?;
+            let vault = Vault::open(profile.clone(), Box::new(store), Arc::new(SystemClock), via)?;
+            Ok((vault, settings))
+        }
+    }
+}
+
+fn reopen_file_store(
+    profile: &Profile,
+    passphrase: &Secret,
+    via: &'static str,
+) -> Result<Vault, Failure> {
+    let store = FileStore::open(&profile.file_store_path(), passphrase)?;
+    Vault::open(profile.clone(), Box::new(store), Arc::new(SystemClock), via)
+}
+
+/// Makes the OS keyring the profile's store again, moving every secret out of `current`'s store,
+/// and returns the vault opened on the keyring.
+pub fn use_keyring(current: &Vault, via: &'static str) -> Result<(Vault, Settings), Failure> {
+    let profile = current.profile();
+    let mut settings = Settings::load(profile)?;
+    let open = || KeyringStore::open().map_err(|e| e.to_failure());
+    switch_store(current, &mut settings, Box::new(open()?))?;
+    let vault = Vault::open(
+        profile.clone(),
+        Box::new(open()?),
+        Arc::new(SystemClock),
+        via,
+    )?;
+    Ok((vault, settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::store::MemoryStore;
+    use crate::vault::NewEntry;
+
+    fn entry(name: &str) -> NewEntry {
+        NewEntry {
+            name: name.into(),
+            provider: "custom".into(),
+            account: "me@example.com".into(),
+            client: "Thunderbird".into(),
+            kind: Default::default(),
+            notes: String::new(),
+            servers: None,
+        }
+    }
+
+    const STRONG: &str = "correct horse battery staple orbit";
+
+    #[test]
+    fn use_file_store_moves_secrets_and_records_the_choice() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::isolated(dir.path()).unwrap();
+        let memory = Vault::open(
+            profile.clone(),
+            Box::new(MemoryStore::default()),
+            Arc::new(SystemClock),
+            "test",
+        )
+        .unwrap();
+        memory.add(entry("a"), &Secret::from("pw-a")).unwrap();
+
+        let weak = use_file_store(&profile, Some(&memory), &Secret::from("password1"), "test");
+        assert_eq!(weak.err().map(|f| f.code), Some(Code::WeakPassphrase));
+        assert!(!profile.file_store_path().exists());
+
+        let (vault, settings) =
+            use_file_store(&profile, Some(&memory), &Secret::from(STRONG), "test").unwrap();
+        assert_eq!(settings.store, StoreKind::EncryptedFile);
+        assert_eq!(
+            Settings::load(&profile).unwrap().store,
+            StoreKind::EncryptedFile
+        );
+        assert_eq!(vault.store().kind(), StoreKind::EncryptedFile);
+        let (_, secret) = vault.secret("a", crate::vault::Access::Reveal).unwrap();
+        assert_eq!(secret.expose(), "pw-a");
+    }
+
+    #[test]
+    fn use_file_store_without_a_store_only_when_nothing_is_stranded() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::isolated(dir.path()).unwrap();
+        let (vault, _) = use_file_store(&profile, None, &Secret::from(STRONG), "test").unwrap();
+        vault.add(entry("a"), &Secret::from("pw-a")).unwrap();
+        // With an entry whose secret could not be moved, switching without a store is refused.
+        let stranded = use_file_store(&profile, None, &Secret::from(STRONG), "test");
+        assert_eq!(
+            stranded.err().map(|f| f.code),
+            Some(Code::KeyringUnavailable)
+        );
+    }
+}
