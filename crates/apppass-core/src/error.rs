@@ -43,6 +43,62 @@ pub enum Code {
     StorageFailure,
     /// The clipboard could not be read or written.
     ClipboardUnavailable,
+    /// No client ID is configured for work-account sign-in: IT must register apppass and set it.
+    ClientIdMissing,
+    /// A setting was given that the administrator's policy file fixes to another value.
+    LockedByPolicy,
+    /// Not signed in, or the sign-in ended (refresh token expired, revoked or rejected): sign in again.
+    SignInRequired,
+    /// The sign-in was cancelled in apppass.
+    SignInCancelled,
+    /// The user or the provider declined the sign-in (access denied, consent declined).
+    SignInDenied,
+    /// The sign-in was not finished in time (browser wait or device code expired).
+    SignInTimedOut,
+    /// The browser's answer carried a `state` that this sign-in did not send (a forged or stale answer).
+    StateMismatch,
+    /// The authorization code had already been redeemed (a replayed answer).
+    CodeReplayed,
+    /// The provider refused the PKCE code verifier for this authorization code.
+    PkceMismatch,
+    /// The ID token (or the browser's answer) comes from another issuer than the configured one.
+    IssuerMismatch,
+    /// The ID token was issued to another client (audience) than apppass's client ID.
+    AudienceMismatch,
+    /// The ID token has expired (or the computer's clock is far off).
+    IdTokenExpired,
+    /// The ID token is malformed, its signature does not verify, or its nonce is wrong.
+    IdTokenInvalid,
+    /// A redirect address that is not loopback (127.0.0.1 / localhost over http) was refused.
+    RedirectNotLoopback,
+    /// The account must complete multifactor authentication (AADSTS50076 and relatives).
+    MfaRequired,
+    /// The account must register a multifactor method first (AADSTS50079, 50072).
+    MfaEnrollmentRequired,
+    /// The app lacks consent in the tenant (AADSTS65001, 90094): an administrator must grant it.
+    ConsentRequired,
+    /// The client ID is not registered in this tenant (AADSTS700016).
+    AppNotInTenant,
+    /// The account does not belong to the tenant signed in to (AADSTS50020).
+    WrongTenant,
+    /// A Conditional Access policy blocked the sign-in (AADSTS53003).
+    BlockedByConditionalAccess,
+    /// The app registration does not allow public client flows (AADSTS7000218).
+    PublicClientFlowsDisabled,
+    /// Security defaults blocked the sign-in (AADSTS530035).
+    BlockedBySecurityDefaults,
+    /// The identity provider refused the request for another reason (the message has its words).
+    ProviderRejected,
+    /// The authority's OpenID configuration could not be read or is unusable.
+    DiscoveryFailed,
+    /// No network connection to the identity provider (connection refused or unreachable).
+    Offline,
+    /// The identity provider's name could not be resolved (DNS).
+    DnsFailure,
+    /// The secure connection to the identity provider failed (certificate or TLS).
+    TlsFailure,
+    /// The identity provider did not answer in time.
+    NetworkTimeout,
     /// A bug: something that should not happen did.
     Internal,
 }
@@ -67,12 +123,40 @@ impl Code {
             Code::DataCorrupt => "DataCorrupt",
             Code::StorageFailure => "StorageFailure",
             Code::ClipboardUnavailable => "ClipboardUnavailable",
+            Code::ClientIdMissing => "ClientIdMissing",
+            Code::LockedByPolicy => "LockedByPolicy",
+            Code::SignInRequired => "SignInRequired",
+            Code::SignInCancelled => "SignInCancelled",
+            Code::SignInDenied => "SignInDenied",
+            Code::SignInTimedOut => "SignInTimedOut",
+            Code::StateMismatch => "StateMismatch",
+            Code::CodeReplayed => "CodeReplayed",
+            Code::PkceMismatch => "PkceMismatch",
+            Code::IssuerMismatch => "IssuerMismatch",
+            Code::AudienceMismatch => "AudienceMismatch",
+            Code::IdTokenExpired => "IdTokenExpired",
+            Code::IdTokenInvalid => "IdTokenInvalid",
+            Code::RedirectNotLoopback => "RedirectNotLoopback",
+            Code::MfaRequired => "MfaRequired",
+            Code::MfaEnrollmentRequired => "MfaEnrollmentRequired",
+            Code::ConsentRequired => "ConsentRequired",
+            Code::AppNotInTenant => "AppNotInTenant",
+            Code::WrongTenant => "WrongTenant",
+            Code::BlockedByConditionalAccess => "BlockedByConditionalAccess",
+            Code::PublicClientFlowsDisabled => "PublicClientFlowsDisabled",
+            Code::BlockedBySecurityDefaults => "BlockedBySecurityDefaults",
+            Code::ProviderRejected => "ProviderRejected",
+            Code::DiscoveryFailed => "DiscoveryFailed",
+            Code::Offline => "Offline",
+            Code::DnsFailure => "DnsFailure",
+            Code::TlsFailure => "TlsFailure",
+            Code::NetworkTimeout => "NetworkTimeout",
             Code::Internal => "Internal",
         }
     }
 
     /// Every code, for exhaustive tests and documentation.
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 45] = [
         Code::InvalidInput,
         Code::EmptySecret,
         Code::SecretTooLarge,
@@ -89,6 +173,34 @@ impl Code {
         Code::DataCorrupt,
         Code::StorageFailure,
         Code::ClipboardUnavailable,
+        Code::ClientIdMissing,
+        Code::LockedByPolicy,
+        Code::SignInRequired,
+        Code::SignInCancelled,
+        Code::SignInDenied,
+        Code::SignInTimedOut,
+        Code::StateMismatch,
+        Code::CodeReplayed,
+        Code::PkceMismatch,
+        Code::IssuerMismatch,
+        Code::AudienceMismatch,
+        Code::IdTokenExpired,
+        Code::IdTokenInvalid,
+        Code::RedirectNotLoopback,
+        Code::MfaRequired,
+        Code::MfaEnrollmentRequired,
+        Code::ConsentRequired,
+        Code::AppNotInTenant,
+        Code::WrongTenant,
+        Code::BlockedByConditionalAccess,
+        Code::PublicClientFlowsDisabled,
+        Code::BlockedBySecurityDefaults,
+        Code::ProviderRejected,
+        Code::DiscoveryFailed,
+        Code::Offline,
+        Code::DnsFailure,
+        Code::TlsFailure,
+        Code::NetworkTimeout,
         Code::Internal,
     ];
 }

@@ -8,9 +8,11 @@ pub mod clock;
 pub mod error;
 mod fsutil;
 pub mod open;
+pub mod policy;
 pub mod profile;
 pub mod secret;
 pub mod settings;
+pub mod signin;
 pub mod vault;
 pub mod wire;
 

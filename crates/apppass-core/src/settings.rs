@@ -42,6 +42,10 @@ pub struct Settings {
     /// Days after which an app password is due for rotation.
     pub rotation_days: u32,
     pub store: StoreKind,
+    /// Work-account sign-in (`[signin]`); see `policy.rs` for the fields and the layering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub signin: Option<crate::policy::SignInSettings>,
 }
 
 impl Default for Settings {
@@ -51,6 +55,7 @@ impl Default for Settings {
             reveal_hide_seconds: 10,
             rotation_days: 180,
             store: StoreKind::Keyring,
+            signin: None,
         }
     }
 }

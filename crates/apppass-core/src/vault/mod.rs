@@ -556,7 +556,11 @@ impl Vault {
         };
         if let Some(stored) = &stored {
             for id in stored {
-                if id != VAULT_KEY_ID && !known.contains(id) {
+                // Sign-in tokens live in the same store but belong to no entry.
+                if id != VAULT_KEY_ID
+                    && !id.starts_with(crate::signin::tokens::STORE_PREFIX)
+                    && !known.contains(id)
+                {
                     self.store
                         .delete(&self.key(id))
                         .map_err(|e| e.to_failure())?;
