@@ -1,0 +1,266 @@
+//! The command line, as clap sees it. Parsing only: every command is carried out in `commands`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "apppass",
+    version,
+    about = "App passwords for mail clients, kept in the OS keyring",
+    long_about = "App passwords for mail clients, kept in the OS keyring.
+
+One entry per application (\"Thunderbird on laptop\"): apppass keeps the password in the OS
+keyring (or an encrypted file where there is none) and what it is for in a small database.
+Passwords are read from standard input, never from the command line; `apppass get NAME`
+prints one for msmtp, mbsync or neomutt.",
+    after_help = exit::HELP,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Store a new app password; the password is read from standard input
+    #[command(after_help = "\
+The password is read from standard input: on a terminal you are asked for it (nothing is
+shown as you type or paste); from a pipe it is read as is, at most 64 KiB. Surrounding
+whitespace is trimmed, and spaces or dashes are removed where the provider's format allows.
+
+Examples:
+  apppass add 'Thunderbird on laptop' --provider google \\
+      --account ann@example.com --client thunderbird
+  pass show mail/fastmail | apppass add msmtp --provider fastmail \\
+      --account ann@fastmail.com --client msmtp
+  apppass add 'Work IMAP' --provider custom --account ann --client mutt \\
+      --imap-host mail.example.com --smtp-host mail.example.com --smtp-security starttls")]
+    Add(AddArgs),
+
+    /// Print an entry's password and a newline on stdout (for msmtp, mbsync, neomutt)
+    #[command(after_help = "\
+Prints only the password and a newline, and nothing else, so it can be used as:
+  msmtp:   passwordeval \"apppass get 'msmtp'\"
+  mbsync:  PassCmd \"apppass get 'mbsync'\"
+  neomutt: set imap_pass = \"`apppass get 'neomutt'`\"
+It never asks anything when stdin is not a terminal. On failure it prints one line on stderr
+and exits with a status from the table in `apppass --help` (3 not found, 4 no keyring,
+5 locked, ...).")]
+    Get {
+        /// The entry's name (case does not matter)
+        name: String,
+    },
+
+    /// List entries: name, client, provider, account and age
+    #[command(visible_alias = "ls")]
+    List(JsonFlag),
+
+    /// Find entries by name, client, provider or account (prefix matches first)
+    Search {
+        /// Text to look for
+        query: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+
+    /// Show an entry's details (never its password)
+    Info {
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+
+    /// Give an entry a new name
+    Rename {
+        /// The current name
+        old: String,
+        /// The new name
+        new: String,
+    },
+
+    /// Remove an entry and its password (delete it at the provider too)
+    #[command(visible_alias = "remove")]
+    Rm { name: String },
+
+    /// Record a rotation: store the new password (from stdin, like add), or only the date
+    Rotate {
+        name: String,
+        /// Record that the password was rotated elsewhere, without storing a new one
+        #[arg(long)]
+        mark_only: bool,
+    },
+
+    /// Passwords due for rotation, shared between entries, or never used
+    Health(JsonFlag),
+
+    /// What was done with which entry, and when (never a password)
+    Audit {
+        /// Show only the last N records
+        #[arg(long, value_name = "N")]
+        last: Option<usize>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+
+    /// Check the store and the data, repair unfinished changes, remove orphaned passwords
+    #[command(after_help = "\
+Exits 0 once the checks have run; if the store cannot be reached, the report says why and
+the exit status is that failure's (4 no keyring, 5 locked).")]
+    Doctor(JsonFlag),
+
+    /// Show the settings, or change one with `apppass settings set KEY VALUE`
+    #[command(args_conflicts_with_subcommands = true)]
+    Settings {
+        #[command(subcommand)]
+        action: Option<SettingsAction>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+
+    /// Where passwords are kept: the OS keyring or an encrypted file
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+
+    /// The providers apppass knows, with the page where app passwords are managed
+    Providers(JsonFlag),
+
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell
+    #[command(after_help = "Examples:
+  apppass completions bash > ~/.local/share/bash-completion/completions/apppass
+  apppass completions zsh > ~/.zfunc/_apppass
+  apppass completions fish > ~/.config/fish/completions/apppass.fish")]
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsAction {
+    /// Show the settings
+    Show(JsonFlag),
+    /// Change a setting
+    Set {
+        key: SettingKey,
+        /// A whole number in the setting's range
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum SettingKey {
+    /// Seconds until a copied password is cleared (0 = never, max 600)
+    ClipboardClearSeconds,
+    /// Seconds a revealed password stays visible (3 to 120)
+    RevealHideSeconds,
+    /// Days after which a password is due for rotation (7 to 3650)
+    RotationDays,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Which store is in use and whether it can be reached
+    Status(JsonFlag),
+    /// Keep passwords in an encrypted file (machines without an OS keyring)
+    #[command(after_help = "\
+The new passphrase is asked twice on the terminal, or read (one line) from the file
+descriptor named in APPPASS_PASSPHRASE_FD. It must be hard to guess (zxcvbn score 3 of 4
+or more). Passwords already in the OS keyring are moved into the file.")]
+    UseFile,
+    /// Keep passwords in the OS keyring; moves them out of the encrypted file
+    UseKeyring,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// An app password issued by the provider
+    AppPassword,
+    /// A local password for apppass's bridge
+    Bridge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecurityArg {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465, POP3S 995)
+    Tls,
+    /// STARTTLS before the password is sent (IMAP 143, submission 587, POP3 110)
+    Starttls,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// A unique name for the entry, such as "Thunderbird on laptop"
+    pub name: String,
+    /// Provider id (see `apppass providers`), e.g. google, microsoft365, icloud, custom
+    #[arg(long, value_name = "ID")]
+    pub provider: String,
+    /// The account (email address or user name) the password belongs to
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: String,
+    /// The application or device that uses it, e.g. thunderbird, msmtp, "printer 3F"
+    #[arg(long, value_name = "CLIENT")]
+    pub client: String,
+    /// Free-form notes
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub notes: String,
+    #[arg(long, value_enum, default_value = "app-password")]
+    pub kind: KindArg,
+    #[command(flatten)]
+    pub servers: ServerArgs,
+}
+
+/// Server settings, for `--provider custom` only.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Server settings (only with --provider custom)")]
+pub struct ServerArgs {
+    /// IMAP server host name
+    #[arg(long, value_name = "HOST")]
+    pub imap_host: Option<String>,
+    /// Default: 993 with tls, 143 with starttls
+    #[arg(long, value_name = "PORT")]
+    pub imap_port: Option<u16>,
+    /// Default: tls
+    #[arg(long, value_enum, value_name = "SECURITY")]
+    pub imap_security: Option<SecurityArg>,
+    /// SMTP server host name
+    #[arg(long, value_name = "HOST")]
+    pub smtp_host: Option<String>,
+    /// Default: 465 with tls, 587 with starttls
+    #[arg(long, value_name = "PORT")]
+    pub smtp_port: Option<u16>,
+    /// Default: tls
+    #[arg(long, value_enum, value_name = "SECURITY")]
+    pub smtp_security: Option<SecurityArg>,
+    /// POP server host name
+    #[arg(long, value_name = "HOST")]
+    pub pop_host: Option<String>,
+    /// Default: 995 with tls, 110 with starttls
+    #[arg(long, value_name = "PORT")]
+    pub pop_port: Option<u16>,
+    /// Default: tls
+    #[arg(long, value_enum, value_name = "SECURITY")]
+    pub pop_security: Option<SecurityArg>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
