@@ -1,3 +1,33 @@
+//! Build script: embeds tauri.conf.json, the UI and the capabilities, and declares the app's
+//! commands so that the ACL applies to them (each needs `allow-<command>` in a capability).
+
+/// Every `#[tauri::command]` the app registers. A command missing here cannot be granted.
+const COMMANDS: &[&str] = &[
+    "vault_list",
+    "vault_search",
+    "vault_health",
+    "entry_add",
+    "entry_add_from_clipboard",
+    "entry_copy",
+    "entry_reveal",
+    "entry_rename",
+    "entry_remove",
+    "settings_get",
+    "settings_set",
+    "catalog_providers",
+    "provider_page_open",
+    "store_status",
+    "store_use_file",
+    "store_unlock",
+    "store_use_keyring",
+];
+
 fn main() {
-    tauri_build::build()
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build failed");
+    println!("cargo:rerun-if-changed=src-tauri/capabilities");
 }

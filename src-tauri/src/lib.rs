@@ -1,1 +1,101 @@
-pub fn run() {}
+//! The apppass desktop app: one window, its plugins, and thin IPC commands over apppass-core.
+//!
+//! [`configure`] registers what production and tests share (state, the opener plugin, every
+//! command); [`run`] adds the process-level plugins (single instance, window state) and starts.
+
+mod clipboard;
+pub mod commands;
+mod state;
+
+pub use clipboard::{Clipboard, CopyTimer, SystemClipboard};
+pub use state::{AppState, StoreOpener, SystemStores, VIA};
+
+use std::sync::Arc;
+
+use apppass_core::profile::Profile;
+use tauri::{Builder, Manager, RunEvent, Runtime};
+
+/// Registers the app's state, the opener plugin and all commands. Used by [`run`] and by the IPC
+/// tests, so both see exactly the same handlers.
+pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
+    builder
+        .plugin(tauri_plugin_opener::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            commands::vault_list,
+            commands::vault_search,
+            commands::vault_health,
+            commands::entry_add,
+            commands::entry_add_from_clipboard,
+            commands::entry_copy,
+            commands::entry_reveal,
+            commands::entry_rename,
+            commands::entry_remove,
+            commands::settings_get,
+            commands::settings_set,
+            commands::catalog_providers,
+            commands::provider_page_open,
+            commands::store_status,
+            commands::store_use_file,
+            commands::store_unlock,
+            commands::store_use_keyring,
+        ])
+}
+
+/// The embedded config, UI and capabilities (tauri.conf.json, ui/dist, src-tauri/capabilities).
+pub fn context<R: Runtime>() -> tauri::Context<R> {
+    tauri::generate_context!()
+}
+
+/// Clears a password this app copied, if the clipboard still holds it, before the process ends.
+pub fn on_exit<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(state) = app.try_state::<AppState>() {
+        state.copies.finish();
+    }
+}
+
+/// Starts the desktop app. `APPPASS_HOME` selects the profile, as for the CLI.
+pub fn run() {
+    let profile = Profile::from_env();
+    // One instance per profile: a second start focuses the first window instead.
+    let mut single = tauri_plugin_single_instance::Builder::new().callback(|app, _argv, _cwd| {
+        if let Some(window) = app.get_webview_window("main") {
+            let _ = window.unminimize();
+            let _ = window.show();
+            let _ = window.set_focus();
+        }
+    });
+    if let Ok(p) = &profile {
+        if p.namespace != "default" {
+            single = single.dbus_id(format!(
+                "org.apppass.desktop.{}",
+                p.namespace.replace('-', "_")
+            ));
+        }
+    }
+    let state = AppState::new(
+        profile,
+        Box::new(SystemStores),
+        Arc::new(SystemClipboard::default()),
+    );
+    let builder = Builder::default().plugin(single.build()).plugin(
+        tauri_plugin_window_state::Builder::new()
+            .with_state_flags(
+                tauri_plugin_window_state::StateFlags::SIZE
+                    | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+            )
+            .build(),
+    );
+    let app = match configure(builder, state).build(context()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("apppass: the window could not be opened: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        if let RunEvent::Exit = event {
+            on_exit(app);
+        }
+    });
+}

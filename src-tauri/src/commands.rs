@@ -1,0 +1,164 @@
+//! The IPC commands: each parses its arguments, calls apppass-core and returns core's
+//! [`Failure`] (`{code, message}`) on error. No logic lives here, and nothing is logged: arguments
+//! can carry a password or a passphrase.
+//!
+//! All run off the main thread (`async`), so a slow keyring or key derivation never freezes the
+//! window. Every command must also be listed in `src-tauri/build.rs` and granted in
+//! `src-tauri/capabilities/main-window.json`.
+
+use apppass_core::catalog::{self, Provider};
+use apppass_core::settings::Settings;
+use apppass_core::vault::{Access, Entry, HealthReport, NewEntry};
+use apppass_core::wire::{Copied, Removed, Revealed, StoreStatus};
+use apppass_core::{Code, Failure, Secret};
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_opener::OpenerExt;
+
+use crate::state::AppState;
+
+type Answer<T> = Result<T, Failure>;
+
+#[tauri::command(async)]
+pub fn vault_list(state: State<'_, AppState>) -> Answer<Vec<Entry>> {
+    state.with_vault(|v| v.list())
+}
+
+#[tauri::command(async)]
+pub fn vault_search(state: State<'_, AppState>, query: String) -> Answer<Vec<Entry>> {
+    state.with_vault(|v| v.search(&query))
+}
+
+#[tauri::command(async)]
+pub fn vault_health(state: State<'_, AppState>) -> Answer<HealthReport> {
+    let rotation_days = state.settings()?.rotation_days;
+    state.with_vault(|v| v.health(rotation_days))
+}
+
+/// Adds an entry with a password typed into the form (the fallback to pasting).
+#[tauri::command(async)]
+pub fn entry_add(state: State<'_, AppState>, entry: NewEntry, password: String) -> Answer<Entry> {
+    let password = Secret::new(password);
+    state.with_vault(|v| v.add(entry, &password))
+}
+
+/// Adds an entry with the password on the clipboard, read here once, then clears the clipboard.
+/// On failure the clipboard is left as it was, so the user can correct the form and try again.
+#[tauri::command(async)]
+pub fn entry_add_from_clipboard(state: State<'_, AppState>, entry: NewEntry) -> Answer<Entry> {
+    let pasted = state.clipboard.text()?.ok_or_else(|| {
+        Failure::new(
+            Code::EmptySecret,
+            "The clipboard holds no text. Copy the app password on the provider's page, then try again.",
+        )
+    })?;
+    let added = state.with_vault(|v| v.add(entry, &pasted))?;
+    state.clipboard.clear()?;
+    Ok(added)
+}
+
+#[tauri::command(async)]
+pub fn entry_copy(state: State<'_, AppState>, name: String) -> Answer<Copied> {
+    let clear_after_seconds = state.settings()?.clipboard_clear_seconds;
+    let (_, secret) = state.with_vault(|v| v.secret(&name, Access::Copy))?;
+    state.copies.copy(secret, clear_after_seconds)?;
+    Ok(Copied {
+        clear_after_seconds,
+    })
+}
+
+/// The only command that sends a password to the webview.
+#[tauri::command(async)]
+pub fn entry_reveal(state: State<'_, AppState>, name: String) -> Answer<Revealed> {
+    let hide_after_seconds = state.settings()?.reveal_hide_seconds;
+    let (_, password) = state.with_vault(|v| v.secret(&name, Access::Reveal))?;
+    Ok(Revealed {
+        password,
+        hide_after_seconds,
+    })
+}
+
+#[tauri::command(async)]
+pub fn entry_rename(state: State<'_, AppState>, name: String, to: String) -> Answer<Entry> {
+    state.with_vault(|v| v.rename(&name, &to))
+}
+
+/// Removes the entry here; the answer names the provider's page where it must be deleted too.
+#[tauri::command(async)]
+pub fn entry_remove(state: State<'_, AppState>, name: String) -> Answer<Removed> {
+    let entry = state.with_vault(|v| v.remove(&name))?;
+    let provider = catalog::provider(&entry.provider)?;
+    Ok(Removed {
+        provider_name: provider.name.clone(),
+        manage_url: provider.manage_url().map(str::to_string),
+        entry,
+    })
+}
+
+#[tauri::command(async)]
+pub fn settings_get(state: State<'_, AppState>) -> Answer<Settings> {
+    state.settings()
+}
+
+/// Saves the settings. The store is changed only by the store commands (secrets must move).
+#[tauri::command(async)]
+pub fn settings_set(state: State<'_, AppState>, settings: Settings) -> Answer<Settings> {
+    if settings.store != state.settings()?.store {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            "The storage backend is changed with its own button in Settings, which moves the passwords.",
+        ));
+    }
+    settings.save(state.profile()?)?;
+    Ok(settings)
+}
+
+#[tauri::command(async)]
+pub fn catalog_providers() -> Vec<Provider> {
+    catalog::providers().to_vec()
+}
+
+/// Opens the provider's app-password page in the system browser. The URL comes from the catalog
+/// (https only), never from the webview.
+#[tauri::command(async)]
+pub fn provider_page_open<R: Runtime>(app: AppHandle<R>, provider: String) -> Answer<()> {
+    let provider = catalog::provider(&provider)?;
+    let url = provider.manage_url().ok_or_else(|| {
+        Failure::new(
+            Code::NotFound,
+            format!("The catalog has no web page for {}.", provider.name),
+        )
+    })?;
+    app.opener().open_url(url, None::<&str>).map_err(|e| {
+        Failure::new(
+            Code::Internal,
+            format!("Cannot open the browser: {e}. Open {url} yourself."),
+        )
+    })
+}
+
+#[tauri::command(async)]
+pub fn store_status(state: State<'_, AppState>) -> Answer<StoreStatus> {
+    state.store_status()
+}
+
+/// Switches to the encrypted file store (created with this passphrase, or opened if it exists),
+/// moving every password into it.
+#[tauri::command(async)]
+pub fn store_use_file(state: State<'_, AppState>, passphrase: String) -> Answer<StoreStatus> {
+    state.use_file_store(&Secret::new(passphrase))?;
+    state.store_status()
+}
+
+/// Opens the encrypted file store in use with its passphrase.
+#[tauri::command(async)]
+pub fn store_unlock(state: State<'_, AppState>, passphrase: String) -> Answer<StoreStatus> {
+    state.unlock(&Secret::new(passphrase))?;
+    state.store_status()
+}
+
+/// Switches back to the OS keyring, moving every password into it.
+#[tauri::command(async)]
+pub fn store_use_keyring(state: State<'_, AppState>) -> Answer<StoreStatus> {
+    state.use_keyring()?;
+    state.store_status()
+}
