@@ -1,0 +1,29 @@
+import { fireEvent, render, screen } from '@testing-library/svelte';
+import { describe, expect, it, vi } from 'vitest';
+import App from './App.svelte';
+import { entry, fakeBackend } from './test/backend';
+
+describe('the app', () => {
+  it('opens on the vault, goes to the add form and back with a toast', async () => {
+    const backend = fakeBackend([entry('Work laptop')]);
+    backend.on('entry_add_from_clipboard', () => entry('Phone'));
+    render(App);
+    expect(await screen.findAllByTestId('entry-row')).toHaveLength(1);
+    await fireEvent.click(screen.getByTestId('add-button'));
+    expect(screen.getByTestId('add-form')).toBeInTheDocument();
+    await fireEvent.click(screen.getByTestId('add-paste'));
+    expect(await screen.findByTestId('toast')).toHaveTextContent(
+      'Saved “Phone”. The clipboard is cleared.',
+    );
+    expect(screen.getByTestId('search')).toHaveFocus();
+  });
+
+  it('sends a user without a keyring to the storage settings', async () => {
+    const backend = fakeBackend([]);
+    backend.fail('vault_list', { code: 'KeyringUnavailable', message: 'No OS keyring.' });
+    render(App);
+    await fireEvent.click(await screen.findByTestId('use-file-store'));
+    expect(await screen.findByTestId('store-section')).toBeInTheDocument();
+    await vi.waitFor(() => expect(screen.getByTestId('store-passphrase')).toBeInTheDocument());
+  });
+});

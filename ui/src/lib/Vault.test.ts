@@ -1,0 +1,275 @@
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DAY, entry, fakeBackend, now, providers } from '../test/backend';
+import Toast from './Toast.svelte';
+import Vault from './Vault.svelte';
+
+function renderVault() {
+  const onAdd = vi.fn();
+  const onOpenSettings = vi.fn();
+  render(Vault, { providers, rotationDays: 180, onAdd, onOpenSettings });
+  render(Toast);
+  return { onAdd, onOpenSettings };
+}
+
+const rows = () => screen.queryAllByTestId('entry-row');
+const names = () => rows().map((r) => r.dataset.name);
+const selectedName = () => rows().find((r) => r.getAttribute('aria-current') === 'true')?.dataset.name;
+
+const three = () => [
+  entry('Thunderbird on laptop', { client: 'Thunderbird' }),
+  entry('Phone mail', { client: 'iPhone Mail', provider: 'custom', created: now() - 200 * DAY }),
+  entry('Printer', { client: 'Printer / scanner', account: 'scanner@example.com' }),
+];
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('the vault list', () => {
+  it('shows each entry with client, provider name, account and age, search focused', async () => {
+    fakeBackend(three());
+    renderVault();
+    expect(await screen.findAllByTestId('entry-row')).toHaveLength(3);
+    expect(screen.getByTestId('search')).toHaveFocus();
+    expect(names()).toEqual(['Phone mail', 'Printer', 'Thunderbird on laptop']);
+
+    const laptop = within(rows()[2]!);
+    expect(laptop.getByTestId('entry-client')).toHaveTextContent('Thunderbird');
+    expect(laptop.getByTestId('entry-provider')).toHaveTextContent('Google (Gmail, Workspace)');
+    expect(laptop.getByTestId('entry-account')).toHaveTextContent('me@example.com');
+    expect(laptop.getByTestId('age-badge')).toHaveTextContent('12 d');
+    expect(laptop.getByTestId('age-badge')).not.toHaveClass('due');
+
+    const phone = within(rows()[0]!);
+    expect(phone.getByTestId('entry-provider')).toHaveTextContent('Other mail server');
+    expect(phone.getByTestId('age-badge')).toHaveTextContent('200 d');
+    expect(phone.getByTestId('age-badge')).toHaveClass('due');
+  });
+
+  it('filters as the user types, and Esc clears the search', async () => {
+    const backend = fakeBackend(three());
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    const user = userEvent.setup();
+    await user.type(screen.getByTestId('search'), 'print');
+    await vi.waitFor(() => expect(names()).toEqual(['Printer']));
+    expect(backend.called('vault_search').at(-1)).toEqual({ query: 'print' });
+
+    await user.type(screen.getByTestId('search'), 'zzz');
+    expect(await screen.findByTestId('no-results')).toHaveTextContent('printzzz');
+
+    await user.keyboard('{Escape}');
+    expect(screen.getByTestId('search')).toHaveValue('');
+    await vi.waitFor(() => expect(rows()).toHaveLength(3));
+  });
+
+  it('moves the selection with the arrows and copies the selected entry with Enter', async () => {
+    const backend = fakeBackend(three());
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    expect(selectedName()).toBe('Phone mail');
+
+    const user = userEvent.setup();
+    await user.keyboard('{ArrowDown}{ArrowDown}{ArrowDown}');
+    expect(selectedName()).toBe('Thunderbird on laptop');
+    await user.keyboard('{ArrowUp}');
+    expect(selectedName()).toBe('Printer');
+
+    await user.keyboard('{Enter}');
+    expect(await screen.findByTestId('toast')).toHaveTextContent('Copied — clears in 30 s');
+    expect(backend.called('entry_copy')).toEqual([{ name: 'Printer' }]);
+  });
+
+  it('Ctrl+F focuses the search box from anywhere', async () => {
+    fakeBackend(three());
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    screen.getAllByTestId('rename-button')[0]!.focus();
+    expect(screen.getByTestId('search')).not.toHaveFocus();
+    await userEvent.setup().keyboard('{Control>}f{/Control}');
+    expect(screen.getByTestId('search')).toHaveFocus();
+  });
+
+  it('shows the copy toast with the clearing time, or says it will not clear', async () => {
+    const backend = fakeBackend(three());
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    await fireEvent.click(screen.getAllByTestId('copy-button')[1]!);
+    expect(await screen.findByTestId('toast')).toHaveTextContent('Copied — clears in 30 s');
+    expect(backend.called('entry_copy')).toEqual([{ name: 'Printer' }]);
+
+    backend.on('entry_copy', () => ({ clear_after_seconds: 0 }));
+    await fireEvent.click(screen.getAllByTestId('copy-button')[1]!);
+    await vi.waitFor(() =>
+      expect(screen.getByTestId('toast')).toHaveTextContent('not cleared automatically'),
+    );
+  });
+
+  it('shows a failed copy with its message and code', async () => {
+    const backend = fakeBackend(three());
+    backend.fail('entry_copy', { code: 'KeyringLocked', message: 'The OS keyring is locked.' });
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    await fireEvent.click(screen.getAllByTestId('copy-button')[0]!);
+    const toast = await screen.findByTestId('toast');
+    expect(toast).toHaveTextContent('The OS keyring is locked.');
+    expect(toast).toHaveTextContent('KeyringLocked');
+  });
+});
+
+describe('reveal', () => {
+  it('shows the password with a countdown and hides it again', async () => {
+    vi.useFakeTimers();
+    const backend = fakeBackend(three());
+    renderVault();
+    await vi.advanceTimersByTimeAsync(0);
+    await fireEvent.click(screen.getAllByTestId('reveal-button')[2]!);
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(backend.called('entry_reveal')).toEqual([{ name: 'Thunderbird on laptop' }]);
+    expect(screen.getByTestId('revealed-password')).toHaveTextContent('abcd efgh ijkl mnop');
+    expect(screen.getByTestId('reveal-countdown')).toHaveTextContent('hides in 10 s');
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(screen.getByTestId('reveal-countdown')).toHaveTextContent('hides in 7 s');
+    await vi.advanceTimersByTimeAsync(7000);
+    expect(screen.queryByTestId('revealed-password')).toBeNull();
+    expect(screen.queryByText('abcd efgh ijkl mnop')).toBeNull();
+  });
+
+  it('hides at once when Hide is pressed', async () => {
+    fakeBackend(three());
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    const button = screen.getAllByTestId('reveal-button')[0]!;
+    await fireEvent.click(button);
+    await screen.findByTestId('revealed-password');
+    expect(button).toHaveTextContent('Hide');
+    await fireEvent.click(button);
+    expect(screen.queryByTestId('revealed-password')).toBeNull();
+  });
+});
+
+describe('rename', () => {
+  it('renames inline and shows a refused name with its code', async () => {
+    const backend = fakeBackend(three());
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    await fireEvent.click(screen.getAllByTestId('rename-button')[1]!);
+    const input = screen.getByTestId('rename-input');
+    expect(input).toHaveFocus();
+
+    backend.fail('entry_rename', {
+      code: 'NameTaken',
+      message: 'An entry named "Phone mail" already exists.',
+    });
+    const user = userEvent.setup();
+    await user.clear(input);
+    await user.type(input, 'Phone mail{Enter}');
+    const error = await screen.findByTestId('rename-error');
+    expect(error).toHaveTextContent('already exists');
+    expect(error).toHaveTextContent('NameTaken');
+
+    backend.on('entry_rename', ({ name, to }) => {
+      const e = backend.entries.find((x) => x.name === name)!;
+      e.name = String(to);
+      return e;
+    });
+    await user.clear(screen.getByTestId('rename-input'));
+    await user.type(screen.getByTestId('rename-input'), 'Office printer{Enter}');
+    await vi.waitFor(() => expect(names()).toContain('Office printer'));
+    expect(screen.queryByTestId('rename-input')).toBeNull();
+  });
+});
+
+describe('delete', () => {
+  it('asks first, says to delete it at the provider too, and links to its page', async () => {
+    const backend = fakeBackend(three());
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    await fireEvent.click(screen.getAllByTestId('delete-button')[2]!);
+
+    const dialog = screen.getByTestId('delete-dialog');
+    expect(dialog).toHaveTextContent('Delete “Thunderbird on laptop”?');
+    expect(dialog).toHaveTextContent(
+      'keeps working until you also delete it at Google (Gmail, Workspace)',
+    );
+    const link = within(dialog).getByTestId('provider-page-button');
+    expect(link).toHaveTextContent("Open Google (Gmail, Workspace)'s app-password page");
+    await fireEvent.click(link);
+    expect(backend.called('provider_page_open')).toEqual([{ provider: 'google' }]);
+    expect(backend.called('entry_remove')).toEqual([]);
+
+    await fireEvent.click(within(dialog).getByTestId('confirm-delete'));
+    const notice = await screen.findByTestId('removed-notice');
+    expect(notice).toHaveTextContent('https://myaccount.google.com/apppasswords');
+    expect(backend.called('entry_remove')).toEqual([{ name: 'Thunderbird on laptop' }]);
+    expect(screen.queryByTestId('delete-dialog')).toBeNull();
+    await vi.waitFor(() => expect(names()).toEqual(['Phone mail', 'Printer']));
+  });
+
+  it('says where to delete it when the provider has no page, and Esc cancels', async () => {
+    const backend = fakeBackend(three());
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    await fireEvent.click(screen.getAllByTestId('delete-button')[0]!);
+    const dialog = screen.getByTestId('delete-dialog');
+    expect(dialog).toHaveTextContent("Delete it on your mail server's account page.");
+    expect(within(dialog).queryByTestId('provider-page-button')).toBeNull();
+
+    await userEvent.setup().keyboard('{Escape}');
+    expect(screen.queryByTestId('delete-dialog')).toBeNull();
+    expect(backend.called('entry_remove')).toEqual([]);
+    expect(rows()).toHaveLength(3);
+  });
+});
+
+describe('empty and failing vaults', () => {
+  it('explains the product when there is nothing yet', async () => {
+    fakeBackend([]);
+    const { onAdd } = renderVault();
+    const empty = await screen.findByTestId('empty-state');
+    expect(empty).toHaveTextContent('An app password is a separate password');
+    expect(empty).toHaveTextContent('Give each mail client its own');
+    await fireEvent.click(screen.getByTestId('empty-add-button'));
+    expect(onAdd).toHaveBeenCalled();
+  });
+
+  it('offers the encrypted file store when there is no keyring', async () => {
+    const backend = fakeBackend([]);
+    backend.fail('vault_list', {
+      code: 'KeyringUnavailable',
+      message: 'No OS keyring could be reached.',
+    });
+    const { onOpenSettings } = renderVault();
+    const failure = await screen.findByTestId('vault-failure');
+    expect(failure).toHaveTextContent('No OS keyring could be reached.');
+    expect(failure).toHaveTextContent('KeyringUnavailable');
+    expect(screen.queryByTestId('empty-state')).toBeNull();
+    await fireEvent.click(screen.getByTestId('use-file-store'));
+    expect(onOpenSettings).toHaveBeenCalled();
+  });
+
+  it('asks for the passphrase of a locked encrypted file', async () => {
+    const backend = fakeBackend([entry('a')]);
+    backend.fail('vault_list', {
+      code: 'PassphraseRequired',
+      message: 'The encrypted file store is locked.',
+    });
+    renderVault();
+    await screen.findByTestId('unlock');
+    backend.fail('store_unlock', { code: 'WrongPassphrase', message: 'That passphrase does not open it.' });
+    const user = userEvent.setup();
+    await user.type(screen.getByTestId('unlock-passphrase'), 'nope');
+    await user.click(screen.getByTestId('unlock-button'));
+    expect(await screen.findByText('That passphrase does not open it.')).toBeInTheDocument();
+
+    backend.on('store_unlock', () => ({ kind: 'encrypted_file', description: '', problem: null, file_store_exists: true }));
+    backend.on('vault_list', () => backend.entries);
+    await user.type(screen.getByTestId('unlock-passphrase'), 'right');
+    await user.click(screen.getByTestId('unlock-button'));
+    await vi.waitFor(() => expect(names()).toEqual(['a']));
+    expect(backend.called('store_unlock').at(-1)).toEqual({ passphrase: 'noperight' });
+  });
+});

@@ -1,0 +1,98 @@
+// The one door to the Rust side. Every command is typed with the wire types ts-rs generates from
+// Rust (./bindings), and every rejection becomes a typed Failure ({code, message}).
+// Nothing here logs: arguments and results can carry a password or a passphrase.
+import { invoke } from '@tauri-apps/api/core';
+import type { Code } from './bindings/Code';
+import type { Copied } from './bindings/Copied';
+import type { Entry } from './bindings/Entry';
+import type { Failure } from './bindings/Failure';
+import type { HealthReport } from './bindings/HealthReport';
+import type { NewEntry } from './bindings/NewEntry';
+import type { Provider } from './bindings/Provider';
+import type { Removed } from './bindings/Removed';
+import type { Revealed } from './bindings/Revealed';
+import type { Settings } from './bindings/Settings';
+import type { StoreStatus } from './bindings/StoreStatus';
+
+export type { Code, Copied, Entry, Failure, HealthReport, NewEntry, Provider, Removed, Revealed, Settings, StoreStatus };
+
+/** Each command's arguments and result. Must match src-tauri/src/commands.rs. */
+export interface Commands {
+  vault_list: [Record<string, never>, Entry[]];
+  vault_search: [{ query: string }, Entry[]];
+  vault_health: [Record<string, never>, HealthReport];
+  entry_add: [{ entry: NewEntry; password: string }, Entry];
+  entry_add_from_clipboard: [{ entry: NewEntry }, Entry];
+  entry_copy: [{ name: string }, Copied];
+  entry_reveal: [{ name: string }, Revealed];
+  entry_rename: [{ name: string; to: string }, Entry];
+  entry_remove: [{ name: string }, Removed];
+  settings_get: [Record<string, never>, Settings];
+  settings_set: [{ settings: Settings }, Settings];
+  catalog_providers: [Record<string, never>, Provider[]];
+  provider_page_open: [{ provider: string }, null];
+  store_status: [Record<string, never>, StoreStatus];
+  store_use_file: [{ passphrase: string }, StoreStatus];
+  store_unlock: [{ passphrase: string }, StoreStatus];
+  store_use_keyring: [Record<string, never>, StoreStatus];
+}
+
+/** A command's failure, thrown by {@link call}. */
+export class CommandFailed extends Error implements Failure {
+  readonly code: Code;
+  constructor(failure: Failure) {
+    super(failure.message);
+    this.name = 'CommandFailed';
+    this.code = failure.code;
+  }
+}
+
+function isFailure(value: unknown): value is Failure {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Failure).code === 'string' &&
+    typeof (value as Failure).message === 'string'
+  );
+}
+
+/** Any error as a Failure: a command's own, or (for Tauri's plain-text errors) an Internal one. */
+export function toFailure(error: unknown): Failure {
+  if (error instanceof CommandFailed) return { code: error.code, message: error.message };
+  if (isFailure(error)) return { code: error.code, message: error.message };
+  const text = error instanceof Error ? error.message : String(error);
+  return { code: 'Internal', message: text || 'Something went wrong. Try again.' };
+}
+
+export async function call<K extends keyof Commands>(
+  command: K,
+  args: Commands[K][0],
+): Promise<Commands[K][1]> {
+  try {
+    return await invoke<Commands[K][1]>(command, args);
+  } catch (error) {
+    throw new CommandFailed(toFailure(error));
+  }
+}
+
+const none = {} as Record<string, never>;
+
+export const api = {
+  list: () => call('vault_list', none),
+  search: (query: string) => call('vault_search', { query }),
+  health: () => call('vault_health', none),
+  add: (entry: NewEntry, password: string) => call('entry_add', { entry, password }),
+  addFromClipboard: (entry: NewEntry) => call('entry_add_from_clipboard', { entry }),
+  copy: (name: string) => call('entry_copy', { name }),
+  reveal: (name: string) => call('entry_reveal', { name }),
+  rename: (name: string, to: string) => call('entry_rename', { name, to }),
+  remove: (name: string) => call('entry_remove', { name }),
+  settings: () => call('settings_get', none),
+  saveSettings: (settings: Settings) => call('settings_set', { settings }),
+  providers: () => call('catalog_providers', none),
+  openProviderPage: (provider: string) => call('provider_page_open', { provider }),
+  storeStatus: () => call('store_status', none),
+  useFileStore: (passphrase: string) => call('store_use_file', { passphrase }),
+  unlockStore: (passphrase: string) => call('store_unlock', { passphrase }),
+  useKeyring: () => call('store_use_keyring', none),
+};
