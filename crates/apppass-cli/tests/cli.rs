@@ -728,3 +728,70 @@ fn output_to_a_closed_pipe_ends_quietly() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn damaged_data_is_exit_6_and_an_unusable_home_exit_9() {
+    let h = file_store_home();
+    let out = run_fd(
+        &h,
+        STRONG,
+        &[
+            "add",
+            "e",
+            "--provider",
+            "custom",
+            "--account",
+            "a",
+            "--client",
+            "c",
+        ],
+        "pw",
+    );
+    assert!(out.status.success());
+
+    // The encrypted store file damaged: reported, not replaced.
+    let store = h.path().join("secrets.enc");
+    let original = std::fs::read(&store).unwrap();
+    std::fs::write(&store, b"{ not an apppass store").unwrap();
+    let msg = one_line_failure(&run_fd(&h, STRONG, &["get", "e"], ""), 6);
+    assert!(msg.contains("damaged"), "{msg}");
+    assert_eq!(std::fs::read(&store).unwrap(), b"{ not an apppass store");
+    std::fs::write(&store, &original).unwrap();
+
+    // The database damaged.
+    for f in ["vault.sqlite3-wal", "vault.sqlite3-shm"] {
+        let _ = std::fs::remove_file(h.path().join(f));
+    }
+    std::fs::write(h.path().join("vault.sqlite3"), vec![0x5a; 8192]).unwrap();
+    let msg = one_line_failure(&run_fd(&h, STRONG, &["get", "e"], ""), 6);
+    assert!(msg.contains("damaged"), "{msg}");
+
+    // APPPASS_HOME is a file, not a folder.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["get", "e"])
+        .env("APPPASS_HOME", file.path())
+        .env("DBUS_SESSION_BUS_ADDRESS", DEAD_BUS)
+        .output()
+        .unwrap();
+    let msg = one_line_failure(&out, 9);
+    assert!(
+        msg.contains("APPPASS_HOME") || msg.contains("folder"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_binary_links_no_gui_library() {
+    let out = match std::process::Command::new("ldd").arg(BIN).output() {
+        Ok(out) if out.status.success() => out,
+        _ => {
+            skipped("the_binary_links_no_gui_library", "ldd is not available");
+            return;
+        }
+    };
+    let libs = text(&out.stdout).to_lowercase();
+    for gui in ["webkit", "gtk", "gdk", "javascriptcore", "soup"] {
+        assert!(!libs.contains(gui), "apppass links {gui}:\n{libs}");
+    }
+}
