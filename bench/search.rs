@@ -11,10 +11,24 @@ use apppass_core::vault::{Entry, EntryKind, SearchIndex};
 use criterion::Criterion;
 
 const N: usize = 10_000;
-const QUERIES: &[&str] = &["thunder", "laptop 42", "ann@", "micro", "zzz-none", "printer office"];
+const QUERIES: &[&str] = &[
+    "thunder",
+    "laptop 42",
+    "ann@",
+    "micro",
+    "zzz-none",
+    "printer office",
+];
 
 fn entries() -> Vec<Entry> {
-    let clients = ["thunderbird", "outlook", "apple-mail", "msmtp", "printer", "k9"];
+    let clients = [
+        "thunderbird",
+        "outlook",
+        "apple-mail",
+        "msmtp",
+        "printer",
+        "k9",
+    ];
     let providers = ["microsoft365", "google", "icloud", "fastmail", "custom"];
     let places = ["laptop", "desktop", "office", "home", "phone"];
     (0..N)
@@ -96,12 +110,28 @@ fn main() {
     }) * QUERIES.len() as u32;
     println!();
     println!("search over {N} entries (median per query, same run):");
-    println!("  apppass ranked search : {:>9.3} ms", ours.as_secs_f64() * 1e3);
-    println!("  baseline name filter  : {:>9.3} ms", base.as_secs_f64() * 1e3);
-    println!("  ratio apppass/baseline: {:>9.2}", ours.as_secs_f64() / base.as_secs_f64());
-    println!("  index build (once)    : {:>9.3} ms", build.as_secs_f64() * 1e3);
+    println!(
+        "  apppass ranked search : {:>9.3} ms",
+        ours.as_secs_f64() * 1e3
+    );
+    println!(
+        "  baseline name filter  : {:>9.3} ms",
+        base.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio apppass/baseline: {:>9.2}",
+        ours.as_secs_f64() / base.as_secs_f64()
+    );
+    println!(
+        "  index build (once)    : {:>9.3} ms",
+        build.as_secs_f64() * 1e3
+    );
     println!(
         "  target: a query under one 16 ms frame -> {}",
-        if ours < Duration::from_millis(16) { "met" } else { "NOT met" }
+        if ours < Duration::from_millis(16) {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
 }

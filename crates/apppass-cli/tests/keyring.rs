@@ -831,9 +831,12 @@ fn locked_keyring_exits_5_and_changes_nothing() {
         true,
         r#"
         printf pw | "$A" add First --provider custom --account a --client c 2>/dev/null; echo "add=$?"
+        "$A" doctor >/dev/null 2>&1; echo "doctor=$?"
         "$A" list --json | tr -d ' \n'; echo
         "#,
     );
     assert!(out.lines().any(|l| l == "add=5"), "{out}");
+    // Locked with no apppass item in it: doctor must still see the lock.
+    assert!(out.lines().any(|l| l == "doctor=5"), "{out}");
     assert!(out.lines().any(|l| l == "[]"), "{out}");
 }

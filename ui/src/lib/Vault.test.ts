@@ -196,7 +196,7 @@ describe('delete', () => {
       'keeps working until you also delete it at Google (Gmail, Workspace)',
     );
     const link = within(dialog).getByTestId('provider-page-button');
-    expect(link).toHaveTextContent("Open Google (Gmail, Workspace)'s app-password page");
+    expect(link).toHaveTextContent('Open the app-password page at Google (Gmail, Workspace)');
     await fireEvent.click(link);
     expect(backend.called('provider_page_open')).toEqual([{ provider: 'google' }]);
     expect(backend.called('entry_remove')).toEqual([]);

@@ -167,6 +167,29 @@ impl SecretStore for KeyringStore {
         StoreKind::Keyring
     }
 
+    /// A locked Secret Service answers a read of a missing item with "no entry", so reading is no
+    /// test of the lock: ask the default collection whether it is locked.
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+    fn probe(&self, _namespace: &str) -> StoreResult<()> {
+        use dbus_secret_service::{EncryptionType, Error as SsError, SecretService};
+        let ss = SecretService::connect(EncryptionType::Plain)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let collection = ss.get_default_collection().map_err(|e| match e {
+            SsError::Locked | SsError::Prompt => StoreError::Locked(e.to_string()),
+            SsError::NoResult => {
+                StoreError::Unavailable("the Secret Service has no default collection".into())
+            }
+            other => StoreError::Unavailable(other.to_string()),
+        })?;
+        match collection.is_locked() {
+            Ok(false) => Ok(()),
+            Ok(true) => Err(StoreError::Locked(
+                "the default collection is locked".into(),
+            )),
+            Err(e) => Err(StoreError::Unavailable(e.to_string())),
+        }
+    }
+
     fn describe(&self) -> String {
         #[cfg(target_os = "macos")]
         return "macOS Keychain".to_string();
