@@ -488,11 +488,11 @@ fn the_capability_grants_only_the_apps_commands_to_the_main_window() {
         )
         .unwrap_err();
     assert!(denied.as_str().unwrap().contains("not allowed"), "{denied}");
-    // Nor read the clipboard, or use any other plugin.
+    // Nor use Tauri's own window commands: the capability grants no core permission.
     let denied = app
-        .call("plugin:clipboard-manager|read_text", json!({}))
+        .call("plugin:window|close", json!({"label": "main"}))
         .unwrap_err();
-    assert!(denied.is_string(), "{denied}");
+    assert!(denied.as_str().unwrap().contains("not allowed"), "{denied}");
 
     // Another window gets nothing: the capability names only "main".
     let other = WebviewWindowBuilder::new(&app._app, "other", Default::default())
