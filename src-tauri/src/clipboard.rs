@@ -77,52 +77,49 @@ impl Clipboard for SystemClipboard {
     }
 }
 
-struct Pending {
+/// The latest copy that still waits for its timer; `generation` counts copies.
+#[derive(Default)]
+struct Timers {
     generation: u64,
-    secret: Secret,
+    pending: Option<(u64, Secret)>,
 }
 
 /// Copies passwords and clears them again. Only the latest copy's timer may clear, and only if
 /// the clipboard still holds that copy.
 pub struct CopyTimer {
     clipboard: Arc<dyn Clipboard>,
-    pending: Arc<Mutex<Option<Pending>>>,
-    generation: Mutex<u64>,
+    timers: Arc<Mutex<Timers>>,
 }
 
 impl CopyTimer {
     pub fn new(clipboard: Arc<dyn Clipboard>) -> CopyTimer {
         CopyTimer {
             clipboard,
-            pending: Arc::default(),
-            generation: Mutex::new(0),
+            timers: Arc::default(),
         }
     }
 
     /// Puts `secret` on the clipboard; unless `clear_after_seconds` is 0, a timer clears it then.
     pub fn copy(&self, secret: Secret, clear_after_seconds: u32) -> Result<(), Failure> {
         self.clipboard.put_secret(&secret)?;
-        let generation = {
-            let mut g = self.generation.lock().map_err(unavailable)?;
-            *g += 1;
-            *g
-        };
-        let mut pending = self.pending.lock().map_err(unavailable)?;
+        let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+        timers.generation += 1;
+        let generation = timers.generation;
         if clear_after_seconds == 0 {
-            *pending = None;
+            timers.pending = None;
             return Ok(());
         }
-        *pending = Some(Pending { generation, secret });
-        drop(pending);
-        let (clipboard, pending) = (self.clipboard.clone(), self.pending.clone());
+        timers.pending = Some((generation, secret));
+        drop(timers);
+        let (clipboard, timers) = (self.clipboard.clone(), self.timers.clone());
         std::thread::Builder::new()
             .name("clipboard-clear".into())
             .spawn(move || {
                 std::thread::sleep(Duration::from_secs(clear_after_seconds.into()));
-                let mut slot = pending.lock().unwrap_or_else(|e| e.into_inner());
-                if slot.as_ref().is_some_and(|p| p.generation == generation) {
-                    if let Some(p) = slot.take() {
-                        clear_if_holds(clipboard.as_ref(), &p.secret);
+                let mut timers = timers.lock().unwrap_or_else(|e| e.into_inner());
+                if matches!(&timers.pending, Some((g, _)) if *g == generation) {
+                    if let Some((_, secret)) = timers.pending.take() {
+                        clear_if_holds(clipboard.as_ref(), &secret);
                     }
                 }
             })
@@ -132,9 +129,9 @@ impl CopyTimer {
 
     /// Clears a copied password now if its timer has not yet (when the app quits).
     pub fn finish(&self) {
-        let mut slot = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = slot.take() {
-            clear_if_holds(self.clipboard.as_ref(), &p.secret);
+        let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, secret)) = timers.pending.take() {
+            clear_if_holds(self.clipboard.as_ref(), &secret);
         }
     }
 }

@@ -7,8 +7,8 @@ mod clipboard;
 pub mod commands;
 mod state;
 
-pub use clipboard::{Clipboard, CopyTimer, SystemClipboard};
-pub use state::{AppState, StoreOpener, SystemStores, VIA};
+pub use clipboard::{Clipboard, SystemClipboard};
+pub use state::{AppState, StoreOpener, SystemStores};
 
 use std::sync::Arc;
 
@@ -48,7 +48,7 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 }
 
 /// Clears a password this app copied, if the clipboard still holds it, before the process ends.
-pub fn on_exit<R: Runtime>(app: &tauri::AppHandle<R>) {
+fn on_exit<R: Runtime>(app: &tauri::AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.copies.finish();
     }

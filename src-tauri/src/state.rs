@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use apppass_core::open::{open_store, use_file_store, use_keyring};
 use apppass_core::profile::Profile;
-use apppass_core::settings::Settings;
+use apppass_core::settings::{Settings, StoreKind};
 use apppass_core::vault::store::SecretStore;
 use apppass_core::vault::Vault;
 use apppass_core::wire::StoreStatus;
@@ -14,7 +14,7 @@ use apppass_core::{Code, Failure, Secret};
 use crate::clipboard::{Clipboard, CopyTimer};
 
 /// Written in the audit log as where an action happened.
-pub const VIA: &str = "app";
+const VIA: &str = "app";
 
 /// Connects the store the settings name. Production uses [`SystemStores`]; tests inject another.
 pub trait StoreOpener: Send + Sync + 'static {
@@ -153,10 +153,8 @@ impl AppState {
         let description = match &opened {
             Ok(described) => described.clone(),
             Err(_) => match settings.store {
-                apppass_core::settings::StoreKind::Keyring => "the OS keyring".to_string(),
-                apppass_core::settings::StoreKind::EncryptedFile => {
-                    profile.file_store_path().display().to_string()
-                }
+                StoreKind::Keyring => "the OS keyring".to_string(),
+                StoreKind::EncryptedFile => profile.file_store_path().display().to_string(),
             },
         };
         Ok(StoreStatus {
