@@ -124,4 +124,19 @@ else
     fi
 fi
 
+# --- 4. The sign-in tests' OpenID provider (tests/harness/oidc) ---------------
+# The Rust tests start it themselves (npm package oidc-provider); only its
+# packages are installed here.
+if [ "$mode" = test ]; then
+    harness="$APPPASS_ROOT/tests/harness/oidc"
+    stamp="$harness/node_modules/.package-lock.json"
+    command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js $NODE_MIN_MAJOR or newer (the sign-in tests run an OpenID provider on it)"
+    if [ -f "$stamp" ] && [ "$stamp" -nt "$harness/package-lock.json" ] && [ "$stamp" -nt "$harness/package.json" ]; then
+        say "npm ci: tests/harness/oidc/node_modules already matches its package-lock.json"
+    else
+        say "npm ci: installing tests/harness/oidc/node_modules (test OpenID provider)"
+        (cd "$harness" && npm ci --no-audit --no-fund --loglevel=error </dev/null)
+    fi
+fi
+
 say "done ($mode)"

@@ -122,6 +122,11 @@ pub struct TokenSet {
     pub claims: Option<IdTokenClaims>,
 }
 
+enum Finished {
+    Account(Account),
+    Tokens(TokenSet),
+}
+
 /// A browser sign-in that has started: the address to open, and the listener waiting for it.
 pub struct BrowserSignIn {
     authority: Arc<Authority>,
@@ -147,6 +152,10 @@ impl BrowserSignIn {
     }
     pub fn nonce(&self) -> &str {
         &self.nonce
+    }
+    /// The PKCE code verifier (the secret half of PKCE; it only ever goes to the token endpoint).
+    pub fn pkce_verifier(&self) -> &Secret {
+        &self.verifier
     }
     /// Changes how long [`SignIn::finish_browser`] waits (tests).
     pub fn set_timeout(&mut self, timeout: Duration) {
@@ -311,13 +320,19 @@ impl SignIn {
         let state = random_token()?;
         let nonce = random_token()?;
         let state_for_url = state.clone();
-        let (url, _) = client
+        let mut request = client
             .authorize_url(move || CsrfToken::new(state_for_url))
             .add_scopes(config.scopes.iter().cloned().map(Scope::new))
             .set_pkce_challenge(challenge)
             .add_extra_param("nonce", nonce.clone())
-            .add_extra_param("response_mode", "query")
-            .url();
+            .add_extra_param("response_mode", "query");
+        // OpenID Connect Core §11: a refresh token (offline_access) is granted only with
+        // prompt=consent. Entra does not need it, and forcing consent there would show the consent
+        // screen at every sign-in (or fail where users may not consent), so only others get it.
+        if !authority.is_microsoft() {
+            request = request.add_extra_param("prompt", "consent");
+        }
+        let (url, _) = request.url();
         Ok(BrowserSignIn {
             authority,
             listener,
@@ -336,6 +351,35 @@ impl SignIn {
         pending: BrowserSignIn,
         cancel: &Cancellation,
     ) -> Result<Account, Failure> {
+        match self.finish(pending, cancel, true).await? {
+            Finished::Account(account) => Ok(account),
+            Finished::Tokens(_) => {
+                Err(Failure::new(Code::Internal, "No account. Report this bug."))
+            }
+        }
+    }
+
+    /// Like [`SignIn::finish_browser`], but returns the validated tokens instead of storing them
+    /// (diagnostics and tests; the refresh token is then not kept anywhere).
+    pub async fn receive_tokens(
+        &self,
+        pending: BrowserSignIn,
+        cancel: &Cancellation,
+    ) -> Result<TokenSet, Failure> {
+        match self.finish(pending, cancel, false).await? {
+            Finished::Tokens(tokens) => Ok(tokens),
+            Finished::Account(_) => {
+                Err(Failure::new(Code::Internal, "No tokens. Report this bug."))
+            }
+        }
+    }
+
+    async fn finish(
+        &self,
+        pending: BrowserSignIn,
+        cancel: &Cancellation,
+        store: bool,
+    ) -> Result<Finished, Failure> {
         let BrowserSignIn {
             authority,
             listener,
@@ -352,12 +396,18 @@ impl SignIn {
             let tokens = self
                 .redeem_code(&authority, &code, &verifier, &redirect_uri, Some(&nonce))
                 .await?;
-            self.complete(&authority, tokens, SignInMethod::Browser)
-                .await
+            if store {
+                Ok(Finished::Account(
+                    self.complete(&authority, tokens, SignInMethod::Browser)
+                        .await?,
+                ))
+            } else {
+                Ok(Finished::Tokens(tokens))
+            }
         }
         .await;
         reply
-            .send(outcome.as_ref().map(|_| ()).map_err(|f| f.code))
+            .send(outcome.as_ref().map(|_| ()).map_err(|f: &Failure| f.code))
             .await;
         outcome
     }
@@ -582,13 +632,34 @@ impl SignIn {
                 return Ok(token.clone());
             }
         }
-        let fresh = self.refresh().await?;
-        *cached = Some(fresh.clone());
-        Ok(fresh)
+        self.refresh_locked(&mut cached).await
     }
 
     /// Refreshes now, whatever the cached token's expiry.
     pub async fn refresh(&self) -> Result<AccessToken, Failure> {
+        let mut cached = self.access.lock().await;
+        self.refresh_locked(&mut cached).await
+    }
+
+    async fn refresh_locked(
+        &self,
+        cached: &mut Option<AccessToken>,
+    ) -> Result<AccessToken, Failure> {
+        match self.refresh_inner().await {
+            Ok(fresh) => {
+                *cached = Some(fresh.clone());
+                Ok(fresh)
+            }
+            Err(f) => {
+                if f.code == Code::SignInRequired {
+                    *cached = None;
+                }
+                Err(f)
+            }
+        }
+    }
+
+    async fn refresh_inner(&self) -> Result<AccessToken, Failure> {
         let not_signed_in = || {
             Failure::new(
                 Code::SignInRequired,
@@ -708,23 +779,41 @@ impl SignIn {
                 )
             }
         };
-        let Ok(client) = self.client(&authority) else {
-            return (false, None);
-        };
-        let token =
-            StandardRevocableToken::RefreshToken(RefreshToken::new(refresh.expose().to_string()));
-        let Ok(request) = client.revoke_token(token) else {
+        // RFC 7009, sent directly: oauth2's revocation refuses plain http even on loopback, and
+        // discovery already required https (or loopback) for this endpoint.
+        let Some(endpoint) = authority.metadata.revocation_endpoint.clone() else {
             return (
                 false,
                 Some("This provider offers no revocation; the sign-in was removed from this computer. It ends at the provider when it expires, or when IT revokes your sessions.".to_string()),
             );
         };
-        match request.request_async(&oauth_http(&self.deps)).await {
-            Ok(()) => (true, None),
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", refresh.expose())
+            .append_pair("token_type_hint", "refresh_token")
+            .append_pair("client_id", &account.client_id)
+            .finish();
+        let request = match ::http::Request::post(endpoint.as_str())
+            .header(::http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(::http::header::ACCEPT, "application/json")
+            .body(body.into_bytes())
+        {
+            Ok(r) => r,
+            Err(e) => return (false, Some(format!("The revocation address is unusable ({e}); the sign-in was removed from this computer."))),
+        };
+        match self.deps.http.send(request).await {
+            Ok(answer) if answer.status() == 200 => (true, None),
+            Ok(answer) => (
+                false,
+                Some(format!(
+                    "The provider did not confirm the revocation (HTTP {}); the sign-in was removed from this computer.",
+                    answer.status().as_u16()
+                )),
+            ),
             Err(e) => (
                 false,
                 Some(format!(
-                    "The provider did not confirm the revocation ({e}); the sign-in was removed from this computer."
+                    "{}; the sign-in was removed from this computer only.",
+                    e.to_failure().message.trim_end_matches('.')
                 )),
             ),
         }

@@ -1,0 +1,313 @@
+//! Test support for sign-in: the real OpenID provider of `tests/harness/oidc` (oidc-provider on
+//! Node), started once per test binary, and a "browser" that submits its real login, consent and
+//! device pages over HTTP with a cookie jar.
+
+#![allow(dead_code)]
+
+use std::io::BufRead;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+pub const USER: &str = "ann@example.test";
+pub const PASSWORD: &str = "ann-test-password";
+pub const CLIENT: &str = "apppass-test";
+pub const OTHER_CLIENT: &str = "apppass-other";
+pub const SHORT_CLIENT: &str = "apppass-short";
+pub const SLOW_CLIENT: &str = "apppass-slow";
+
+pub struct Harness {
+    pub issuer: String,
+    pub other_issuer: String,
+    _child: Mutex<Child>,
+    // Kept open: the provider exits when the test binary exits and this pipe closes.
+    _stdin: Mutex<ChildStdin>,
+}
+
+/// The provider, started on first use (ephemeral ports on 127.0.0.1).
+pub fn harness() -> &'static Harness {
+    static HARNESS: OnceLock<Harness> = OnceLock::new();
+    HARNESS.get_or_init(start)
+}
+
+fn start() -> Harness {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/harness/oidc");
+    assert!(
+        dir.join("node_modules/oidc-provider").is_dir(),
+        "the test OpenID provider is not installed: run scripts/setup.sh --test (npm ci in tests/harness/oidc)"
+    );
+    let log = std::env::temp_dir().join(format!("apppass-oidc-harness-{}.log", std::process::id()));
+    let mut child = Command::new("node")
+        .arg("server.mjs")
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("harness log file"))
+        .spawn()
+        .expect("node runs (Node.js 20+ is needed for the sign-in tests)");
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep draining, so the provider never writes into a closed pipe.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+        panic!(
+            "the OpenID provider did not start; its log ({}):\n{}",
+            log.display(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    Harness {
+        issuer: parsed["issuer"].as_str().unwrap().to_string(),
+        other_issuer: parsed["other_issuer"].as_str().unwrap().to_string(),
+        _child: Mutex::new(child),
+        _stdin: Mutex::new(stdin),
+    }
+}
+
+/// One HTML form: where it posts and its fields.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub id: Option<String>,
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let needle = format!("{name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    let end = tag[start..].find('"')? + start;
+    Some(tag[start..end].replace("&amp;", "&").replace("&#x2F;", "/"))
+}
+
+/// The forms of a page (the provider's pages are simple, well-formed HTML).
+pub fn forms(html: &str) -> Vec<Form> {
+    let mut out = Vec::new();
+    for chunk in html.split("<form").skip(1) {
+        let tag_end = chunk.find('>').unwrap_or(chunk.len());
+        let tag = &chunk[..tag_end];
+        let body = &chunk[..chunk.find("</form>").unwrap_or(chunk.len())];
+        let mut fields = Vec::new();
+        for input in body.split("<input").skip(1) {
+            let input = &input[..input.find('>').unwrap_or(input.len())];
+            if let Some(name) = attr(input, "name") {
+                fields.push((name, attr(input, "value").unwrap_or_default()));
+            }
+        }
+        out.push(Form {
+            id: attr(tag, "id"),
+            action: attr(tag, "action").unwrap_or_default(),
+            fields,
+        });
+    }
+    out
+}
+
+/// What the user does on the consent or device-confirmation page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Approve,
+    Deny,
+}
+
+/// A browser: a cookie jar, no automatic redirects (so that the answer to apppass's loopback
+/// listener can be inspected, tampered with, or delivered).
+pub struct Browser {
+    client: reqwest::Client,
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Browser::new()
+    }
+}
+
+/// reqwest needs the process's TLS crypto provider, which apppass's transport installs.
+pub fn tls_ready() {
+    let _ = apppass_core::signin::ReqwestTransport::new();
+}
+
+impl Browser {
+    pub fn new() -> Browser {
+        tls_ready();
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            user: USER.into(),
+            password: PASSWORD.into(),
+        }
+    }
+
+    /// Opens the authorization address, signs in and consents on the provider's pages, and
+    /// returns the address the provider redirects to on the loopback listener (not requested).
+    pub async fn authorize(&self, url: &str, choice: Choice) -> String {
+        let redirect = param(url, "redirect_uri").expect("the address names its redirect_uri");
+        self.walk(url, choice, Some(&redirect), None).await
+    }
+
+    /// Signs in with a device code on the provider's pages; returns the final page.
+    pub async fn approve_device(
+        &self,
+        verification_uri: &str,
+        user_code: &str,
+        choice: Choice,
+    ) -> String {
+        self.walk(verification_uri, choice, None, Some(user_code))
+            .await
+    }
+
+    async fn walk(
+        &self,
+        start: &str,
+        choice: Choice,
+        stop_at: Option<&str>,
+        user_code: Option<&str>,
+    ) -> String {
+        let mut url = reqwest::Url::parse(start).unwrap();
+        let mut post: Option<Vec<(String, String)>> = None;
+        let mut denied = false;
+        for _ in 0..30 {
+            if let Some(prefix) = stop_at {
+                if url.as_str().starts_with(prefix) {
+                    return url.to_string();
+                }
+            }
+            let response = match post.take() {
+                Some(fields) => self.client.post(url.clone()).form(&fields).send().await,
+                None => self.client.get(url.clone()).send().await,
+            }
+            .expect("the provider answers");
+            let status = response.status();
+            if status.is_redirection() {
+                let location = response.headers()["location"].to_str().unwrap().to_string();
+                url = url.join(&location).unwrap();
+                continue;
+            }
+            let html = response.text().await.unwrap();
+            if denied {
+                // The provider's answer to "deny": its result page, nothing more to submit.
+                return html;
+            }
+            let page_forms = forms(&html);
+            let form = if let Some(f) = page_forms
+                .iter()
+                .find(|f| f.fields.iter().any(|(n, _)| n == "password"))
+            {
+                let mut f = f.clone();
+                set(&mut f.fields, "login", &self.user);
+                set(&mut f.fields, "password", &self.password);
+                f
+            } else if let Some(f) = page_forms
+                .iter()
+                .find(|f| f.id.as_deref() == Some("op.deviceInputForm"))
+            {
+                let mut f = f.clone();
+                set(&mut f.fields, "user_code", user_code.expect("a user code"));
+                f
+            } else if let Some(f) = page_forms
+                .iter()
+                .find(|f| f.id.as_deref() == Some("op.deviceConfirmForm"))
+            {
+                let mut f = f.clone();
+                if choice == Choice::Deny {
+                    f.fields.push(("abort".into(), "yes".into()));
+                    denied = true;
+                }
+                f
+            } else if let Some(f) = page_forms.iter().find(|f| {
+                f.action.ends_with(if choice == Choice::Approve {
+                    "/confirm"
+                } else {
+                    "/abort"
+                })
+            }) {
+                f.clone()
+            } else {
+                assert!(
+                    stop_at.is_none(),
+                    "unexpected page {url} ({status}): {html}"
+                );
+                return html;
+            };
+            url = url.join(&form.action).unwrap();
+            post = Some(form.fields);
+        }
+        panic!("too many steps at {url}");
+    }
+
+    /// Delivers an answer to the loopback listener, as the browser would; returns the page.
+    pub async fn deliver(&self, callback: &str) -> (u16, String) {
+        tls_ready();
+        let r = reqwest::get(callback)
+            .await
+            .expect("the loopback listener answers");
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    match fields.iter_mut().find(|(n, _)| n == name) {
+        Some(f) => f.1 = value.to_string(),
+        None => fields.push((name.to_string(), value.to_string())),
+    }
+}
+
+/// A query parameter of a URL.
+pub fn param(url: &str, name: &str) -> Option<String> {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `url` with one query parameter replaced.
+pub fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut u = reqwest::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == name {
+                value.to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    u.query_pairs_mut().clear().extend_pairs(pairs);
+    u.to_string()
+}
+
+/// Posts a refresh token straight to the provider's token endpoint: the OAuth error, or `None`
+/// when it was accepted.
+pub async fn raw_refresh(issuer: &str, client_id: &str, refresh_token: &str) -> Option<String> {
+    tls_ready();
+    let r = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if r.status().is_success() {
+        return None;
+    }
+    let body: serde_json::Value = r.json().await.unwrap();
+    Some(body["error"].as_str().unwrap_or("").to_string())
+}

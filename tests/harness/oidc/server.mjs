@@ -1,0 +1,305 @@
+// A real OpenID provider (the certified `oidc-provider` package) on 127.0.0.1, for apppass's
+// sign-in tests. TEST ONLY: fixed test users, in-memory storage, a throwaway signing key.
+//
+// Usage: node server.mjs [--port N] [--other-port N]
+//   Starts two issuers in this process, each on its own port (0 = ephemeral, the default):
+//     main   http://127.0.0.1:PORT        the provider the tests sign in to
+//     other  http://127.0.0.1:OTHER_PORT  a second issuer with the same client ids (for the
+//                                         "ID token from another issuer" test)
+//   When both listen it prints ONE line on stdout:
+//     {"issuer":"http://127.0.0.1:PORT","other_issuer":"http://127.0.0.1:OTHER_PORT"}
+//   and runs until its standard input closes (so a test that spawned it never leaves it behind)
+//   or it gets SIGTERM/SIGINT.
+//
+// Clients (all public native clients: token_endpoint_auth_method "none", loopback redirects on
+// any port as RFC 8252 allows, PKCE S256 required, device flow, refresh-token rotation):
+//   apppass-test   the normal client
+//   apppass-other  a second client (for the "ID token for another audience" test)
+//   apppass-short  device codes live 2 seconds (for the "expired device code" test)
+//   apppass-slow   the first 2 polls of each device code answer `slow_down` (RFC 8628 §3.5):
+//                  oidc-provider itself never sends slow_down, so this server does, before the
+//                  request reaches the provider
+//
+// Users: see USERS below. The login and consent pages are this provider's interaction pages
+// (oidc-provider's interaction API, as a deployment writes them), submitted as HTML forms.
+//
+// Token-endpoint errors: oidc-provider answers every `invalid_grant` with the same description
+// and keeps the reason in `error_detail` (logged, not sent). Entra sends the reason as a code
+// (AADSTS54005 code already redeemed, AADSTS50148 PKCE mismatch). So that the client can tell
+// those apart here too, this server appends the provider's own detail to `error_description`.
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import * as querystring from 'node:querystring';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+// Stdout carries exactly one line (the issuers); the provider's own notices go to stderr, and a
+// closed stdout (the test stopped reading) is not fatal.
+console.log = console.error;
+console.info = console.error;
+process.stdout.on('error', () => {});
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    'other-port': { type: 'string', default: '0' },
+  },
+});
+
+const USERS = {
+  'ann@example.test': {
+    password: 'ann-test-password',
+    name: 'Ann Example',
+    amr: ['pwd', 'mfa'],
+  },
+  'bob@example.test': {
+    password: 'bob-test-password',
+    name: 'Bob Example',
+    amr: ['pwd'],
+  },
+};
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const SLOW_DOWN_POLLS = 2;
+
+function client(clientId) {
+  return {
+    client_id: clientId,
+    application_type: 'native',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: ['http://127.0.0.1/', 'http://localhost/'],
+    grant_types: ['authorization_code', 'refresh_token', DEVICE_GRANT],
+    response_types: ['code'],
+  };
+}
+
+const CLIENTS = ['apppass-test', 'apppass-other', 'apppass-short', 'apppass-slow'].map(client);
+
+function configuration() {
+  return {
+    clients: CLIENTS,
+    async findAccount(_ctx, id) {
+      const user = USERS[id];
+      if (!user) return undefined;
+      return {
+        accountId: id,
+        async claims() {
+          return {
+            sub: id,
+            email: id,
+            email_verified: true,
+            name: user.name,
+            preferred_username: id,
+          };
+        },
+      };
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'mail.read'],
+    claims: {
+      // amr (authentication methods) in every ID token, as Entra does.
+      openid: ['sub', 'amr'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    // Profile and email claims in the ID token too (Entra puts preferred_username there).
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      deviceFlow: { enabled: true },
+      revocation: { enabled: true },
+    },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, c, code) =>
+      c.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    ttl: {
+      AccessToken: 600,
+      AuthorizationCode: 120,
+      IdToken: 600,
+      RefreshToken: 86400,
+      DeviceCode: (_ctx, _token, c) => (c.clientId === 'apppass-short' ? 2 : 600),
+      Grant: 86400,
+      Interaction: 600,
+      Session: 3600,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    cookies: { keys: ['apppass-test-harness-cookie-key'] },
+    jwks: { keys: [signingKey()] },
+  };
+}
+
+function signingKey() {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  return { ...jwk, kid: crypto.randomUUID(), alg: 'RS256', use: 'sig' };
+}
+
+function page(title, body) {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title></head><body>${body}</body></html>`;
+}
+
+function escape(s) {
+  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function loginPage(uid, error) {
+  return page(
+    'Sign-in',
+    `<h1>Sign-in</h1>${error ? `<p class="error">${escape(error)}</p>` : ''}
+<form method="post" action="/interaction/${uid}/login">
+  <input type="text" name="login" required>
+  <input type="password" name="password" required>
+  <button type="submit">Sign-in</button>
+</form>`,
+  );
+}
+
+function consentPage(uid, clientId, scopes) {
+  return page(
+    'Authorize',
+    `<h1>Authorize ${escape(clientId)}</h1><p>Scopes: ${escape(scopes.join(' '))}</p>
+<form method="post" action="/interaction/${uid}/confirm"><button type="submit">Continue</button></form>
+<form method="post" action="/interaction/${uid}/abort"><button type="submit">Cancel</button></form>`,
+  );
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res, status, type, body) {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+async function interaction(provider, req, res, uid, action) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.uid !== uid) {
+    send(res, 400, 'text/plain', 'interaction mismatch');
+    return;
+  }
+  const { prompt, params, session, grantId } = details;
+  if (req.method === 'GET' && !action) {
+    if (prompt.name === 'login') {
+      send(res, 200, 'text/html; charset=utf-8', loginPage(uid));
+    } else {
+      const scopes = [
+        ...(prompt.details.missingOIDCScope || []),
+        ...Object.values(prompt.details.missingResourceScopes || {}).flat(),
+      ];
+      send(res, 200, 'text/html; charset=utf-8', consentPage(uid, params.client_id, scopes));
+    }
+    return;
+  }
+  if (req.method !== 'POST') {
+    send(res, 405, 'text/plain', 'method not allowed');
+    return;
+  }
+  const form = querystring.parse(await readBody(req));
+  if (action === 'login') {
+    const user = USERS[form.login];
+    if (!user || user.password !== form.password) {
+      send(res, 200, 'text/html; charset=utf-8', loginPage(uid, 'Wrong user name or password.'));
+      return;
+    }
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: form.login, amr: user.amr } },
+      { mergeWithLastSubmission: false },
+    );
+  } else if (action === 'confirm') {
+    const grant = grantId
+      ? await provider.Grant.find(grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const { details: missing } = prompt;
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    if (missing.missingResourceScopes) {
+      for (const [indicator, scope] of Object.entries(missing.missingResourceScopes)) {
+        grant.addResourceScope(indicator, scope.join(' '));
+      }
+    }
+    await provider.interactionFinished(
+      req,
+      res,
+      { consent: { grantId: await grant.save() } },
+      { mergeWithLastSubmission: true },
+    );
+  } else if (action === 'abort') {
+    await provider.interactionFinished(
+      req,
+      res,
+      { error: 'access_denied', error_description: 'End-User aborted interaction' },
+      { mergeWithLastSubmission: false },
+    );
+  } else {
+    send(res, 404, 'text/plain', 'not found');
+  }
+}
+
+function start(port) {
+  return new Promise((resolve, reject) => {
+    let provider;
+    const polls = new Map();
+    const server = http.createServer(async (req, res) => {
+      try {
+        const url = new URL(req.url, provider.issuer);
+        const m = url.pathname.match(/^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/);
+        if (m) {
+          await interaction(provider, req, res, m[1], m[2]);
+          return;
+        }
+        if (req.method === 'POST' && url.pathname === '/token') {
+          const raw = await readBody(req);
+          const form = querystring.parse(raw);
+          if (form.grant_type === DEVICE_GRANT && form.client_id === 'apppass-slow') {
+            const n = (polls.get(form.device_code) || 0) + 1;
+            polls.set(form.device_code, n);
+            if (n <= SLOW_DOWN_POLLS) {
+              send(res, 400, 'application/json', JSON.stringify({ error: 'slow_down' }));
+              return;
+            }
+          }
+          // The body is consumed: oidc-provider reads it from req.body instead.
+          req.body = raw;
+        }
+        provider.callback()(req, res);
+      } catch (err) {
+        console.error(err);
+        if (!res.headersSent) send(res, 500, 'text/plain', 'harness error');
+      }
+    });
+    server.on('error', reject);
+    server.listen(Number(port), '127.0.0.1', () => {
+      const issuer = `http://127.0.0.1:${server.address().port}`;
+      provider = new Provider(issuer, configuration());
+      provider.on('grant.error', (ctx, err) => {
+        ctx.state.grantError = err;
+      });
+      provider.use(async (ctx, next) => {
+        await next();
+        const detail = ctx.state.grantError?.error_detail;
+        if (ctx.status === 400 && ctx.body?.error === 'invalid_grant' && detail) {
+          ctx.body = { ...ctx.body, error_description: `${ctx.body.error_description} (${detail})` };
+        }
+      });
+      resolve(issuer);
+    });
+  });
+}
+
+const [issuer, otherIssuer] = await Promise.all([start(args.port), start(args['other-port'])]);
+process.stdout.write(`${JSON.stringify({ issuer, other_issuer: otherIssuer })}\n`);
+
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+process.stdin.resume();
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));
