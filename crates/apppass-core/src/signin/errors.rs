@@ -296,3 +296,326 @@ pub fn device_poll_failure(
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::policy::SignInSettings;
+    use crate::profile::Profile;
+    use crate::secret::Secret;
+    use crate::signin::http::{Deps, HttpRequest, HttpResponse, TokioSleep};
+    use crate::signin::tokens::{self, Account, SessionState, SignInMethod};
+    use crate::signin::{Cancellation, SignIn, SignInConfig};
+    use crate::vault::store::MemoryStore;
+
+    /// providers.md §3.4, verbatim (reference-error-codes.md).
+    const FIXTURE: &str = r#"{
+  "error": "invalid_scope",
+  "error_description": "AADSTS70011: The provided value for the input parameter 'scope' isn't valid. The scope https://example.contoso.com/activity.read isn't valid.\r\nTrace ID: 0000aaaa-11bb-cccc-dd33-eeeeee333333\r\nCorrelation ID: aaaa0000-bb11-2222-33cc-444444dddddd\r\nTimestamp: 2016-01-09 02:02:12Z",
+  "error_codes": [
+    70011
+  ],
+  "timestamp": "2016-01-09 02:02:12Z",
+  "trace_id": "0000aaaa-11bb-cccc-dd33-eeeeee333333",
+  "correlation_id": "aaaa0000-bb11-2222-33cc-444444dddddd", 
+  "error_uri":"https://login.microsoftonline.com/error?code=70011"
+}"#;
+
+    /// The same shape with another `error` and AADSTS number (in `error_codes`, the description
+    /// and the URI).
+    fn shaped(error: &str, code: u64) -> String {
+        FIXTURE
+            .replace("\"invalid_scope\"", &format!("\"{error}\""))
+            .replace("70011", &code.to_string())
+    }
+
+    const AUTHORITY: &str = "https://login.microsoftonline.com/organizations/v2.0";
+    const TOKEN: &str = "https://login.microsoftonline.com/organizations/oauth2/v2.0/token";
+
+    fn discovery() -> String {
+        serde_json::json!({
+            "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0",
+            "authorization_endpoint": "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize",
+            "token_endpoint": TOKEN,
+            "device_authorization_endpoint": "https://login.microsoftonline.com/organizations/oauth2/v2.0/devicecode",
+            "jwks_uri": "https://login.microsoftonline.com/organizations/discovery/v2.0/keys",
+        })
+        .to_string()
+    }
+
+    /// An identity platform that answers discovery, and every POST with `status` and `body`.
+    fn entra(status: u16, body: String, seen: Arc<Mutex<Vec<String>>>) -> Deps {
+        let http = move |request: HttpRequest| -> Result<HttpResponse, NetError> {
+            let uri = request.uri().to_string();
+            seen.lock()
+                .unwrap()
+                .push(format!("{} {uri}", request.method()));
+            let (status, body) = if uri.ends_with("/.well-known/openid-configuration") {
+                (200, discovery())
+            } else {
+                (status, body.clone())
+            };
+            Ok(http::Response::builder()
+                .status(status)
+                .header("content-type", "application/json; charset=utf-8")
+                .body(body.into_bytes())
+                .unwrap())
+        };
+        Deps {
+            http: Arc::new(http),
+            clock: Arc::new(FixedClock::at(1_800_000_000)),
+            sleep: Arc::new(TokioSleep),
+        }
+    }
+
+    fn config() -> SignInConfig {
+        let s = SignInSettings {
+            authority: Some(AUTHORITY.into()),
+            client_id: Some("00001111-aaaa-2222-bbbb-3333cccc4444".into()),
+            ..Default::default()
+        };
+        SignInConfig::from_settings(&s, vec![], None).unwrap()
+    }
+
+    /// A signed-in account whose stored refresh token the (fake) provider refuses.
+    fn signed_in(dir: &std::path::Path, deps: Deps) -> SignIn {
+        let profile = Profile::isolated(dir).unwrap();
+        let store = Arc::new(MemoryStore::default());
+        let account = Account {
+            username: "ann@contoso.example".into(),
+            email: None,
+            name: None,
+            issuer: "https://login.microsoftonline.com/t/v2.0".into(),
+            tenant_id: Some("t".into()),
+            object_id: None,
+            subject: "s".into(),
+            authority: AUTHORITY.into(),
+            client_id: "00001111-aaaa-2222-bbbb-3333cccc4444".into(),
+            scopes: config().scopes,
+            amr: vec![],
+            mfa_used: false,
+            method: SignInMethod::Browser,
+            signed_in_at: 0,
+            id_token_expires_at: 0,
+            state: SessionState::Active,
+            account_key: "k".into(),
+        };
+        tokens::save_account(&profile, &account).unwrap();
+        tokens::RefreshTokenSlot {
+            store: store.as_ref(),
+            namespace: &profile.namespace,
+            account_key: "k",
+            part_chars: tokens::PART_CHARS,
+        }
+        .put(&Secret::from("rt"), "l")
+        .unwrap();
+        SignIn::new(profile, store, deps)
+    }
+
+    #[test]
+    fn verbatim_fixture_parses_and_is_quoted_with_its_correlation_id() {
+        let e: ProviderError = serde_json::from_str(FIXTURE).unwrap();
+        assert_eq!(e.codes(), vec![70011]);
+        let f = provider_failure(&e, Stage::RedeemCode);
+        assert_eq!(f.code, Code::ProviderRejected);
+        assert!(f.message.contains("AADSTS70011"));
+        assert!(f.message.contains("aaaa0000-bb11-2222-33cc-444444dddddd"));
+        // Only the first line of the description: no trace dump in the message.
+        assert!(!f.message.contains("Timestamp"));
+    }
+
+    #[test]
+    fn aadsts_codes_map_to_their_own_codes_with_a_next_step() {
+        let table = [
+            ("invalid_grant", 50076, Code::MfaRequired),
+            ("interaction_required", 50079, Code::MfaEnrollmentRequired),
+            ("invalid_grant", 50072, Code::MfaEnrollmentRequired),
+            ("invalid_grant", 65001, Code::ConsentRequired),
+            ("unauthorized_client", 700016, Code::AppNotInTenant),
+            ("invalid_request", 50020, Code::WrongTenant),
+            ("invalid_grant", 53003, Code::BlockedByConditionalAccess),
+            ("invalid_client", 7000218, Code::PublicClientFlowsDisabled),
+            ("invalid_grant", 530035, Code::BlockedBySecurityDefaults),
+            ("invalid_grant", 54005, Code::CodeReplayed),
+            ("invalid_grant", 50148, Code::PkceMismatch),
+        ];
+        for (error, number, expected) in table {
+            let e: ProviderError = serde_json::from_str(&shaped(error, number)).unwrap();
+            let f = provider_failure(&e, Stage::RedeemCode);
+            assert_eq!(f.code, expected, "AADSTS{number}: {}", f.message);
+            assert!(f.message.ends_with('.'), "{}", f.message);
+        }
+        // Refresh-token expiry and revocation: sign in again (only when refreshing).
+        for number in [70008, 700082, 50173, 70043] {
+            let e: ProviderError = serde_json::from_str(&shaped("invalid_grant", number)).unwrap();
+            assert_eq!(
+                provider_failure(&e, Stage::Refresh).code,
+                Code::SignInRequired
+            );
+        }
+    }
+
+    #[test]
+    fn observed_mfa_shape_with_suberror_and_codes_only_in_the_description() {
+        let observed = r#"{"error":"interaction_required","error_description":"AADSTS50076: Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '00000003-0000-0000-c000-000000000000'.","error_codes":[50076],"suberror":"basic_action"}"#;
+        let e: ProviderError = serde_json::from_str(observed).unwrap();
+        assert_eq!(e.suberror.as_deref(), Some("basic_action"));
+        assert_eq!(provider_failure(&e, Stage::Refresh).code, Code::MfaRequired);
+        // Device polling keeps only the description: the number is read from it.
+        let e = ProviderError::new(
+            "invalid_grant",
+            Some("AADSTS53003: Access has been blocked by Conditional Access policies."),
+        );
+        assert_eq!(
+            provider_failure(&e, Stage::DevicePoll).code,
+            Code::BlockedByConditionalAccess
+        );
+    }
+
+    #[test]
+    fn plain_oauth_errors_by_stage() {
+        let e = ProviderError::new("invalid_grant", Some("grant request is invalid"));
+        assert_eq!(
+            provider_failure(&e, Stage::Refresh).code,
+            Code::SignInRequired
+        );
+        assert_eq!(
+            provider_failure(&e, Stage::RedeemCode).code,
+            Code::ProviderRejected
+        );
+        for (error, code) in [
+            ("access_denied", Code::SignInDenied),
+            ("authorization_declined", Code::SignInDenied),
+            ("expired_token", Code::SignInTimedOut),
+            ("consent_required", Code::ConsentRequired),
+            ("server_error", Code::ProviderRejected),
+        ] {
+            assert_eq!(
+                provider_failure(&ProviderError::new(error, None), Stage::DevicePoll).code,
+                code
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_through_the_injected_transport_maps_mfa_and_keeps_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let signin = signed_in(
+            dir.path(),
+            entra(400, shaped("interaction_required", 50076), seen.clone()),
+        );
+        let f = signin.access_token().await.unwrap_err();
+        assert_eq!(f.code, Code::MfaRequired, "{}", f.message);
+        // Not "sign in again": the refresh token is kept, the account stays active.
+        assert!(signin.stored_refresh_token().unwrap().is_some());
+        assert_eq!(
+            signin.account().unwrap().unwrap().state,
+            SessionState::Active
+        );
+        assert!(seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r == &format!("POST {TOKEN}")));
+    }
+
+    #[tokio::test]
+    async fn refresh_refused_as_expired_means_sign_in_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let signin = signed_in(
+            dir.path(),
+            entra(400, shaped("invalid_grant", 700082), seen),
+        );
+        let f = signin.refresh().await.unwrap_err();
+        assert_eq!(f.code, Code::SignInRequired, "{}", f.message);
+        assert!(f.message.contains("AADSTS700082"));
+        assert!(signin.stored_refresh_token().unwrap().is_none());
+        assert_eq!(
+            signin.account().unwrap().unwrap().state,
+            SessionState::SignInRequired
+        );
+    }
+
+    #[tokio::test]
+    async fn device_code_with_public_client_flows_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let deps = entra(401, shaped("invalid_client", 7000218), seen);
+        let signin = SignIn::new(
+            Profile::isolated(dir.path()).unwrap(),
+            Arc::new(MemoryStore::default()),
+            deps,
+        );
+        let shown = Mutex::new(0);
+        let f = signin
+            .sign_in_with_code(
+                &config(),
+                &|_| *shown.lock().unwrap() += 1,
+                &Cancellation::new(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(f.code, Code::PublicClientFlowsDisabled, "{}", f.message);
+        assert!(f.message.contains("Allow public client flows"));
+        assert_eq!(*shown.lock().unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn network_failures_keep_their_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        for (err, code) in [
+            (
+                NetError::Offline {
+                    host: "login.microsoftonline.com".into(),
+                    detail: "connection refused".into(),
+                },
+                Code::Offline,
+            ),
+            (
+                NetError::Dns {
+                    host: "login.microsoftonline.com".into(),
+                    detail: "no such host".into(),
+                },
+                Code::DnsFailure,
+            ),
+            (
+                NetError::Tls {
+                    host: "login.microsoftonline.com".into(),
+                    detail: "invalid peer certificate: UnknownIssuer".into(),
+                },
+                Code::TlsFailure,
+            ),
+            (
+                NetError::Timeout {
+                    host: "login.microsoftonline.com".into(),
+                },
+                Code::NetworkTimeout,
+            ),
+        ] {
+            let answer = err.clone();
+            let deps = Deps {
+                http: Arc::new(move |_: HttpRequest| -> Result<HttpResponse, NetError> {
+                    Err(answer.clone())
+                }),
+                clock: Arc::new(FixedClock::at(0)),
+                sleep: Arc::new(TokioSleep),
+            };
+            let signin = SignIn::new(
+                Profile::isolated(dir.path()).unwrap(),
+                Arc::new(MemoryStore::default()),
+                deps,
+            );
+            let f = signin
+                .sign_in_with_browser(&config(), &|_| Ok(()), &Cancellation::new())
+                .await
+                .unwrap_err();
+            assert_eq!(f.code, code, "{}", f.message);
+            assert!(f.message.contains("login.microsoftonline.com"));
+        }
+    }
+}

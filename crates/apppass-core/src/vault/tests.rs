@@ -386,3 +386,18 @@ fn no_secret_bytes_in_the_data_directory() {
         assert!(!String::from_utf8_lossy(&bytes).contains(canary));
     }
 }
+
+#[test]
+fn doctor_leaves_sign_in_tokens_alone() {
+    let f = fixture();
+    let token = f.vault.key("signin/0123456789abcdef/refresh");
+    f.store
+        .put(&token, "apppass: sign-in (ann)", &Secret::from("rt"))
+        .unwrap();
+    f.store
+        .put(&f.vault.key("0rphan"), "x", &Secret::from("o"))
+        .unwrap();
+    let report = f.vault.doctor().unwrap();
+    assert_eq!(report.orphans_removed, 1);
+    assert_eq!(f.store.get(&token).unwrap().unwrap().expose(), "rt");
+}
