@@ -114,11 +114,12 @@ pub fn use_file_store(
     via: &'static str,
 ) -> Result<(Vault, Settings), Failure> {
     let mut settings = Settings::load(profile)?;
-    if let Some(vault) = current {
-        if vault.store().kind() == StoreKind::EncryptedFile {
-            return Ok((reopen_file_store(profile, passphrase, via)?, settings));
-        }
-    } else {
+    let in_use = current.map_or(settings.store, |vault| vault.store().kind());
+    if in_use == StoreKind::EncryptedFile {
+        // Already the file store (perhaps still locked): this only opens it.
+        return Ok((reopen_file_store(profile, passphrase, via)?, settings));
+    }
+    if current.is_none() {
         let stranded = crate::vault::db::Db::open(&profile.database_path())?
             .active()
             .map_err(|e| {
@@ -237,12 +238,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let profile = Profile::isolated(dir.path()).unwrap();
         let (vault, _) = use_file_store(&profile, None, &Secret::from(STRONG), "test").unwrap();
-        vault.add(entry("a"), &Secret::from("pw-a")).unwrap();
-        // With an entry whose secret could not be moved, switching without a store is refused.
+        assert_eq!(vault.list().unwrap().len(), 0);
+
+        // Entries whose secrets are in a keyring that cannot be reached now are not left behind.
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::isolated(dir.path()).unwrap();
+        let keyring = Vault::open(
+            profile.clone(),
+            Box::new(MemoryStore::default()),
+            Arc::new(SystemClock),
+            "test",
+        )
+        .unwrap();
+        keyring.add(entry("a"), &Secret::from("pw-a")).unwrap();
         let stranded = use_file_store(&profile, None, &Secret::from(STRONG), "test");
         assert_eq!(
             stranded.err().map(|f| f.code),
             Some(Code::KeyringUnavailable)
         );
+        assert!(!profile.file_store_path().exists());
+        assert_eq!(Settings::load(&profile).unwrap().store, StoreKind::Keyring);
+    }
+
+    #[test]
+    fn use_file_store_on_a_locked_file_store_opens_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::isolated(dir.path()).unwrap();
+        let (vault, _) = use_file_store(&profile, None, &Secret::from(STRONG), "test").unwrap();
+        vault.add(entry("a"), &Secret::from("pw-a")).unwrap();
+        drop(vault);
+        let wrong = use_file_store(&profile, None, &Secret::from("not the passphrase"), "test");
+        assert_eq!(wrong.err().map(|f| f.code), Some(Code::WrongPassphrase));
+        let (vault, settings) =
+            use_file_store(&profile, None, &Secret::from(STRONG), "test").unwrap();
+        assert_eq!(settings.store, StoreKind::EncryptedFile);
+        let (_, secret) = vault.secret("a", crate::vault::Access::Reveal).unwrap();
+        assert_eq!(secret.expose(), "pw-a");
     }
 }
