@@ -33,6 +33,24 @@ impl StoreOpener for TestStores {
     }
 }
 
+/// A keyring that is there but locked: entries can be listed, not read.
+struct LockedKeyring;
+
+impl StoreOpener for LockedKeyring {
+    fn open(
+        &self,
+        _: &Profile,
+        _: &Settings,
+        _: Option<&Secret>,
+    ) -> Result<Box<dyn SecretStore>, Failure> {
+        let store = MemoryStore::default();
+        store
+            .locked
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(Box::new(store))
+    }
+}
+
 /// A keyring that cannot be reached, as on a machine without a Secret Service.
 struct NoKeyring;
 
@@ -424,6 +442,22 @@ fn without_a_keyring_the_app_still_answers_and_says_what_to_do() {
     );
     assert_eq!(status["problem"], Value::Null);
     assert_eq!(app.ok("vault_list", json!({})), json!([]));
+}
+
+#[test]
+fn store_status_reports_a_locked_keyring_before_anything_is_saved() {
+    let app = start_with(Box::new(LockedKeyring));
+    assert_eq!(app.ok("vault_list", json!({})), json!([]));
+    let status = app.ok("store_status", json!({}));
+    assert_eq!(status["kind"], "keyring");
+    assert_eq!(status["problem"]["code"], "KeyringLocked");
+    assert_eq!(
+        app.fails(
+            "entry_add",
+            json!({"entry": new_entry("a", "custom"), "password": "pw"})
+        ),
+        "KeyringLocked"
+    );
 }
 
 #[test]

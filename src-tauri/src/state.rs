@@ -145,11 +145,18 @@ impl AppState {
         }
     }
 
-    /// The configured store, and whether it opens.
+    /// The configured store, and whether it opens and answers (a keyring that is missing or
+    /// locked shows up here, before the user tries to save anything).
     pub fn store_status(&self) -> Result<StoreStatus, Failure> {
         let profile = self.profile()?;
         let settings = Settings::load(profile)?;
-        let opened = self.with_vault(|vault| Ok(vault.store().describe()));
+        let opened = self.with_vault(|vault| {
+            vault
+                .store()
+                .probe(&vault.profile().namespace)
+                .map_err(|e| e.to_failure())?;
+            Ok(vault.store().describe())
+        });
         let description = match &opened {
             Ok(described) => described.clone(),
             Err(_) => match settings.store {

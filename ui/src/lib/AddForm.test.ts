@@ -115,6 +115,19 @@ describe('the add form', () => {
     expect(screen.queryByTestId('add-provider-page')).toBeNull();
   });
 
+  it('offers the encrypted file store when saving finds no keyring', async () => {
+    const backend = fakeBackend();
+    backend.fail('entry_add_from_clipboard', {
+      code: 'KeyringUnavailable',
+      message: 'No OS keyring could be reached.',
+    });
+    const onOpenSettings = vi.fn();
+    render(AddForm, { providers, onSaved: vi.fn(), onCancel: vi.fn(), onOpenSettings });
+    await fireEvent.click(screen.getByTestId('add-paste'));
+    await fireEvent.click(await screen.findByTestId('use-file-store'));
+    expect(onOpenSettings).toHaveBeenCalled();
+  });
+
   it('Esc cancels', async () => {
     fakeBackend();
     const { onCancel } = renderForm();

@@ -236,6 +236,42 @@ describe('empty and failing vaults', () => {
     expect(onAdd).toHaveBeenCalled();
   });
 
+  it('warns about a missing keyring at start, above the empty state, before anything is saved', async () => {
+    const backend = fakeBackend([]);
+    backend.on('store_status', () => ({
+      kind: 'keyring',
+      description: 'the OS keyring',
+      problem: { code: 'KeyringUnavailable', message: 'No OS keyring could be reached.' },
+      file_store_exists: false,
+    }));
+    const { onOpenSettings } = renderVault();
+    const banner = await screen.findByTestId('store-problem');
+    expect(banner).toHaveTextContent('No OS keyring could be reached.');
+    expect(banner).toHaveTextContent('KeyringUnavailable');
+    expect(screen.getByTestId('empty-state')).toBeInTheDocument();
+    await fireEvent.click(screen.getByTestId('use-file-store'));
+    expect(onOpenSettings).toHaveBeenCalled();
+
+    backend.on('store_status', () => ({
+      kind: 'keyring',
+      description: 'Secret Service',
+      problem: null,
+      file_store_exists: false,
+    }));
+    await fireEvent.click(within(banner).getByText('Try again'));
+    await vi.waitFor(() => expect(screen.queryByTestId('store-problem')).toBeNull());
+  });
+
+  it('leaves a locked encrypted file to the unlock form, without a second banner', async () => {
+    const backend = fakeBackend([]);
+    const locked = { code: 'PassphraseRequired' as const, message: 'The encrypted file store is locked.' };
+    backend.fail('vault_list', locked);
+    backend.on('store_status', () => ({ kind: 'encrypted_file', description: '', problem: locked, file_store_exists: true }));
+    renderVault();
+    await screen.findByTestId('unlock');
+    expect(screen.queryByTestId('store-problem')).toBeNull();
+  });
+
   it('offers the encrypted file store when there is no keyring', async () => {
     const backend = fakeBackend([]);
     backend.fail('vault_list', {
