@@ -147,7 +147,16 @@ pub struct Policy {
     /// Where it was read from (not part of the file).
     #[serde(skip)]
     pub path: PathBuf,
+    /// Fields that came from the extra policy file of [`EXTRA_POLICY_VAR`] (debug builds only),
+    /// and that file's path (not part of the file).
+    #[serde(skip)]
+    pub extra: Option<(PathBuf, Vec<String>)>,
 }
+
+/// Debug builds only (tests): names an extra policy file, applied UNDER the system policy. It can
+/// only add locks: a field the system policy sets keeps the system's value, and a release build
+/// ignores the variable altogether, so it can never weaken an administrator's policy.
+pub const EXTRA_POLICY_VAR: &str = "APPPASS_EXTRA_POLICY";
 
 impl Policy {
     /// The documented location of the policy file on this platform.
@@ -172,6 +181,53 @@ impl Policy {
     /// The system policy, or `None` when the file does not exist.
     pub fn load_system() -> Result<Option<Policy>, Failure> {
         Policy::load_from(&Policy::system_path())
+    }
+
+    /// The policy in force: the system policy, plus (debug builds only) the extra policy file
+    /// named by [`EXTRA_POLICY_VAR`] for the fields the system policy does not set.
+    pub fn load_effective() -> Result<Option<Policy>, Failure> {
+        let system = Policy::load_system()?;
+        let extra_path = std::env::var_os(EXTRA_POLICY_VAR)
+            .filter(|p| cfg!(debug_assertions) && !p.is_empty())
+            .map(PathBuf::from);
+        let Some(extra_path) = extra_path else {
+            return Ok(system);
+        };
+        let Some(extra) = Policy::load_from(&extra_path)? else {
+            return Ok(system);
+        };
+        Ok(Some(Policy::with_extra(system, extra)))
+    }
+
+    /// `system` (if any) with `extra`'s fields where `system` sets none.
+    fn with_extra(system: Option<Policy>, extra: Policy) -> Policy {
+        let base = system.unwrap_or_default();
+        let system_fields = base.signin.set_fields();
+        let added: Vec<String> = extra
+            .signin
+            .set_fields()
+            .into_iter()
+            .filter(|f| !system_fields.contains(f))
+            .map(str::to_string)
+            .collect();
+        let path = if system_fields.is_empty() {
+            extra.path.clone()
+        } else {
+            base.path.clone()
+        };
+        Policy {
+            signin: extra.signin.overlaid(&base.signin),
+            path,
+            extra: Some((extra.path, added)),
+        }
+    }
+
+    /// The file that set `field`.
+    pub fn path_of(&self, field: &str) -> &Path {
+        match &self.extra {
+            Some((path, fields)) if fields.iter().any(|f| f == field) => path,
+            _ => &self.path,
+        }
     }
 
     /// The policy at `path`, or `None` when it does not exist. A damaged policy is an error, never
@@ -221,10 +277,16 @@ pub fn resolve_signin(
     if let Some(policy) = policy {
         let fixed = &policy.signin;
         for field in fixed.set_fields() {
+            // A fixed tenant or cloud also fixes the authority, and the other way round: an
+            // override of the other kind would side-step the lock, so it is refused too.
+            let sidestep_authority = fixed.authority.is_none() && overrides.authority.is_some();
+            let sidestep_tenant = fixed.cloud.is_none()
+                && fixed.tenant.is_none()
+                && (overrides.cloud.is_some() || overrides.tenant.is_some());
             let conflict = match field {
-                "authority" => differs(&overrides.authority, &fixed.authority),
-                "cloud" => differs(&overrides.cloud, &fixed.cloud),
-                "tenant" => differs(&overrides.tenant, &fixed.tenant),
+                "authority" => differs(&overrides.authority, &fixed.authority) || sidestep_tenant,
+                "cloud" => differs(&overrides.cloud, &fixed.cloud) || sidestep_authority,
+                "tenant" => differs(&overrides.tenant, &fixed.tenant) || sidestep_authority,
                 "client_id" => differs(&overrides.client_id, &fixed.client_id),
                 "scopes" => differs(&overrides.scopes, &fixed.scopes),
                 "redirect" => differs(&overrides.redirect, &fixed.redirect),
@@ -235,7 +297,7 @@ pub fn resolve_signin(
                     Code::LockedByPolicy,
                     format!(
                         "Your administrator fixed `{field}` in {}, so it cannot be changed here. Leave it out (or ask IT to change the policy).",
-                        policy.path.display()
+                        policy.path_of(field).display()
                     ),
                 ));
             }
@@ -314,6 +376,7 @@ mod tests {
                 ..Default::default()
             },
             path: PathBuf::from("/etc/apppass/policy.toml"),
+            extra: None,
         };
         let refused =
             resolve_signin(&settings_with(user.clone()), Some(&policy), &flag).unwrap_err();
@@ -348,6 +411,7 @@ mod tests {
                 ..Default::default()
             },
             path: PathBuf::from("p"),
+            extra: None,
         };
         let config =
             resolve_signin(&settings_with(user), Some(&policy), &Default::default()).unwrap();
@@ -375,6 +439,77 @@ mod tests {
         let policy = Policy::load_from(&path).unwrap().unwrap();
         assert_eq!(policy.signin.client_id.as_deref(), Some("abc"));
         assert_eq!(policy.path, path);
+    }
+
+    #[test]
+    fn an_override_of_the_other_kind_cannot_side_step_a_lock() {
+        let tenant_policy = Policy {
+            signin: SignInSettings {
+                tenant: Some("contoso.example".into()),
+                ..Default::default()
+            },
+            path: PathBuf::from("p"),
+            extra: None,
+        };
+        let authority = SignInSettings {
+            authority: Some("https://idp.example.com".into()),
+            ..Default::default()
+        };
+        let refused =
+            resolve_signin(&Settings::default(), Some(&tenant_policy), &authority).unwrap_err();
+        assert_eq!(refused.code, Code::LockedByPolicy);
+        assert!(refused.message.contains("`tenant`"), "{}", refused.message);
+
+        let authority_policy = Policy {
+            signin: authority.clone(),
+            path: PathBuf::from("p"),
+            extra: None,
+        };
+        let tenant = SignInSettings {
+            tenant: Some("fabrikam.example".into()),
+            ..Default::default()
+        };
+        let refused =
+            resolve_signin(&Settings::default(), Some(&authority_policy), &tenant).unwrap_err();
+        assert_eq!(refused.code, Code::LockedByPolicy);
+        assert!(
+            refused.message.contains("`authority`"),
+            "{}",
+            refused.message
+        );
+    }
+
+    #[test]
+    fn an_extra_policy_only_adds_locks() {
+        let system = Policy {
+            signin: SignInSettings {
+                client_id: Some("it-client".into()),
+                ..Default::default()
+            },
+            path: PathBuf::from("/etc/apppass/policy.toml"),
+            extra: None,
+        };
+        let extra = Policy {
+            signin: SignInSettings {
+                client_id: Some("other-client".into()),
+                tenant: Some("contoso.example".into()),
+                ..Default::default()
+            },
+            path: PathBuf::from("/tmp/extra.toml"),
+            extra: None,
+        };
+        let merged = Policy::with_extra(Some(system), extra.clone());
+        // The system's client id stands; the extra file adds the tenant lock.
+        assert_eq!(merged.signin.client_id.as_deref(), Some("it-client"));
+        assert_eq!(merged.signin.tenant.as_deref(), Some("contoso.example"));
+        assert_eq!(
+            merged.path_of("client_id"),
+            Path::new("/etc/apppass/policy.toml")
+        );
+        assert_eq!(merged.path_of("tenant"), Path::new("/tmp/extra.toml"));
+        let alone = Policy::with_extra(None, extra);
+        assert_eq!(alone.path, PathBuf::from("/tmp/extra.toml"));
+        assert_eq!(alone.signin.client_id.as_deref(), Some("other-client"));
     }
 
     #[test]
