@@ -99,6 +99,14 @@ pub enum Code {
     TlsFailure,
     /// The identity provider did not answer in time.
     NetworkTimeout,
+    /// Microsoft Graph refused the MFA check (403: no consent or permission for apppass): the app
+    /// continues in guided mode, without the live check.
+    GraphAccessDenied,
+    /// The service kept answering "busy" or failing (429, 503, 5xx) after apppass waited and
+    /// retried: try again later.
+    ServiceUnavailable,
+    /// A service answered something apppass cannot read (malformed JSON, unexpected status).
+    ProtocolError,
     /// A bug: something that should not happen did.
     Internal,
 }
@@ -151,12 +159,15 @@ impl Code {
             Code::DnsFailure => "DnsFailure",
             Code::TlsFailure => "TlsFailure",
             Code::NetworkTimeout => "NetworkTimeout",
+            Code::GraphAccessDenied => "GraphAccessDenied",
+            Code::ServiceUnavailable => "ServiceUnavailable",
+            Code::ProtocolError => "ProtocolError",
             Code::Internal => "Internal",
         }
     }
 
     /// Every code, for exhaustive tests and documentation.
-    pub const ALL: [Code; 45] = [
+    pub const ALL: [Code; 48] = [
         Code::InvalidInput,
         Code::EmptySecret,
         Code::SecretTooLarge,
@@ -201,6 +212,9 @@ impl Code {
         Code::DnsFailure,
         Code::TlsFailure,
         Code::NetworkTimeout,
+        Code::GraphAccessDenied,
+        Code::ServiceUnavailable,
+        Code::ProtocolError,
         Code::Internal,
     ];
 }

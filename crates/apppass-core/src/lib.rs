@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod clock;
 pub mod error;
 mod fsutil;
+pub mod graph;
 pub mod open;
 pub mod policy;
 pub mod profile;

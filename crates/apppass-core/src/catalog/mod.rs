@@ -3,6 +3,7 @@
 //! The facts live in `providers.toml`, each with its source and the date it was checked; this
 //! module parses them once and offers look-ups and the paste normaliser ([`normalise`]).
 
+pub mod facts;
 mod format;
 
 use std::sync::OnceLock;
