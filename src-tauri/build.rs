@@ -20,6 +20,16 @@ const COMMANDS: &[&str] = &[
     "store_use_file",
     "store_unlock",
     "store_use_keyring",
+    "signin_config",
+    "signin_config_set",
+    "signin_browser_start",
+    "signin_code_start",
+    "signin_cancel",
+    "signin_status",
+    "account_get",
+    "signout",
+    "mfa_status",
+    "security_info_open",
 ];
 
 fn main() {

@@ -8,12 +8,16 @@
 
 use apppass_core::catalog::{self, Provider};
 use apppass_core::settings::Settings;
+use apppass_core::signin::{Account, SignedOut};
 use apppass_core::vault::{Access, Entry, HealthReport, NewEntry};
-use apppass_core::wire::{Copied, Removed, Revealed, StoreStatus};
+use apppass_core::wire::{
+    Copied, MfaOverview, Removed, Revealed, SignInProgress, SignInSetup, StoreStatus,
+};
 use apppass_core::{Code, Failure, Secret};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
+use crate::signin;
 use crate::state::AppState;
 
 type Answer<T> = Result<T, Failure>;
@@ -161,4 +165,106 @@ pub fn store_unlock(state: State<'_, AppState>, passphrase: String) -> Answer<St
 pub fn store_use_keyring(state: State<'_, AppState>) -> Answer<StoreStatus> {
     state.use_keyring()?;
     state.store_status()
+}
+
+// ---- work-account sign-in ---------------------------------------------------------------------
+// No command here returns a token: the webview sees the account, the code to type and addresses.
+
+/// The sign-in configuration: client ID present or not (and what IT must do), fields the
+/// administrator's policy fixes, the authority.
+#[tauri::command(async)]
+pub fn signin_config(state: State<'_, AppState>) -> Answer<SignInSetup> {
+    signin::setup(&state)
+}
+
+/// Saves the client ID and tenant in settings.toml's `[signin]` (refused for fields the policy
+/// fixes). An empty value clears the field.
+#[tauri::command(async)]
+pub fn signin_config_set(
+    state: State<'_, AppState>,
+    client_id: Option<String>,
+    tenant: Option<String>,
+) -> Answer<SignInSetup> {
+    signin::save_setup(&state, client_id, tenant)
+}
+
+/// Starts the browser sign-in: Rust opens the address (`$BROWSER` when set, else the system
+/// browser through the opener plugin) and awaits the answer on the loopback listener in the
+/// background. Poll `signin_status` for the outcome.
+#[tauri::command]
+pub async fn signin_browser_start<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Answer<SignInProgress> {
+    signin::start_browser(&state, |url| {
+        signin::open_url(&state, url, |url| {
+            app.opener()
+                .open_url(url, None::<&str>)
+                .map_err(|e| e.to_string())
+        })
+    })
+    .await
+}
+
+/// Starts "Sign in with a code": answers with the code, the address and its QR code; polling the
+/// provider goes on in Rust. Poll `signin_status` for the outcome.
+#[tauri::command]
+pub async fn signin_code_start(state: State<'_, AppState>) -> Answer<SignInProgress> {
+    signin::start_code(&state).await
+}
+
+#[tauri::command(async)]
+pub fn signin_cancel(state: State<'_, AppState>) -> Answer<SignInProgress> {
+    signin::cancel(&state);
+    signin::progress(&state)
+}
+
+#[tauri::command(async)]
+pub fn signin_status(state: State<'_, AppState>) -> Answer<SignInProgress> {
+    signin::progress(&state)
+}
+
+/// The signed-in work account, or `null`.
+#[tauri::command(async)]
+pub fn account_get(state: State<'_, AppState>) -> Answer<Option<Account>> {
+    signin::account(&state)
+}
+
+/// Signs out: revokes the refresh token where the provider can, deletes the tokens.
+#[tauri::command]
+pub async fn signout(state: State<'_, AppState>) -> Answer<SignedOut> {
+    signin::cancel(&state);
+    let signin = state.signin()?;
+    signin.sign_out().await
+}
+
+// ---- MFA ----------------------------------------------------------------------------------------
+
+/// What is known about the account's MFA: the last sign-in's `amr`, and the live check of the
+/// registered methods when it is available.
+#[tauri::command]
+pub async fn mfa_status(state: State<'_, AppState>) -> Answer<MfaOverview> {
+    signin::mfa_overview(&state).await
+}
+
+/// Opens Microsoft's Security info page (tenant-pinned when the tenant is known) in the browser.
+/// The address is built here, never taken from the webview.
+#[tauri::command(async)]
+pub fn security_info_open<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Answer<String> {
+    let url = signin::security_info(&state)?;
+    signin::open_url(&state, &url, |url| {
+        app.opener()
+            .open_url(url, None::<&str>)
+            .map_err(|e| e.to_string())
+    })
+    .map_err(|e| {
+        Failure::new(
+            Code::Internal,
+            format!("Cannot open the browser: {e}. Open {url} yourself."),
+        )
+    })?;
+    Ok(url)
 }

@@ -5,9 +5,11 @@
 
 mod clipboard;
 pub mod commands;
+mod signin;
 mod state;
 
 pub use clipboard::{Clipboard, SystemClipboard};
+pub use signin::{qr_svg, UrlOpener};
 pub use state::{AppState, StoreOpener, SystemStores};
 
 use std::sync::Arc;
@@ -39,6 +41,16 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::store_use_file,
             commands::store_unlock,
             commands::store_use_keyring,
+            commands::signin_config,
+            commands::signin_config_set,
+            commands::signin_browser_start,
+            commands::signin_code_start,
+            commands::signin_cancel,
+            commands::signin_status,
+            commands::account_get,
+            commands::signout,
+            commands::mfa_status,
+            commands::security_info_open,
         ])
 }
 

@@ -1,17 +1,22 @@
-//! The app's state: the profile, the vault (opened lazily, kept open), and the two ports that tests
-//! replace: where secret stores come from, and the clipboard.
+//! The app's state: the profile, the vault (opened lazily, kept open), the work-account sign-in,
+//! and the ports that tests replace: where secret stores come from, the clipboard, the browser and
+//! the policy file's location.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use apppass_core::open::{open_store, use_file_store, use_keyring};
+use apppass_core::policy::Policy;
 use apppass_core::profile::Profile;
 use apppass_core::settings::{Settings, StoreKind};
-use apppass_core::vault::store::SecretStore;
+use apppass_core::signin::{Deps, SignIn};
+use apppass_core::vault::store::{SecretKey, SecretStore, StoreError, StoreResult};
 use apppass_core::vault::Vault;
 use apppass_core::wire::StoreStatus;
 use apppass_core::{Code, Failure, Secret};
 
 use crate::clipboard::{Clipboard, CopyTimer};
+use crate::signin::{Task, UrlOpener};
 
 /// Written in the audit log as where an action happened.
 const VIA: &str = "app";
@@ -40,36 +45,17 @@ impl StoreOpener for SystemStores {
     }
 }
 
-pub struct AppState {
+/// The profile and its vault, shared with the sign-in's view of the store ([`VaultStore`]).
+struct Shared {
     /// A profile that could not be set up is reported by every command; the window still opens.
     profile: Result<Profile, Failure>,
     stores: Box<dyn StoreOpener>,
     vault: Mutex<Option<Vault>>,
-    pub(crate) clipboard: Arc<dyn Clipboard>,
-    pub(crate) copies: CopyTimer,
 }
 
-impl AppState {
-    pub fn new(
-        profile: Result<Profile, Failure>,
-        stores: Box<dyn StoreOpener>,
-        clipboard: Arc<dyn Clipboard>,
-    ) -> AppState {
-        AppState {
-            profile,
-            stores,
-            vault: Mutex::new(None),
-            copies: CopyTimer::new(clipboard.clone()),
-            clipboard,
-        }
-    }
-
-    pub fn profile(&self) -> Result<&Profile, Failure> {
+impl Shared {
+    fn profile(&self) -> Result<&Profile, Failure> {
         self.profile.as_ref().map_err(Clone::clone)
-    }
-
-    pub fn settings(&self) -> Result<Settings, Failure> {
-        Settings::load(self.profile()?)
     }
 
     fn slot(&self) -> Result<MutexGuard<'_, Option<Vault>>, Failure> {
@@ -93,17 +79,157 @@ impl AppState {
         )
     }
 
+    fn with_vault<T>(&self, f: impl FnOnce(&Vault) -> Result<T, Failure>) -> Result<T, Failure> {
+        let mut slot = self.slot()?;
+        if slot.is_none() {
+            *slot = Some(self.open(None)?);
+        }
+        f(slot.as_ref().expect("opened above"))
+    }
+}
+
+/// The vault's own store, as the sign-in sees it: the refresh token goes wherever the passwords
+/// go (the OS keyring, or the encrypted file once unlocked), through the one open connection.
+struct VaultStore(Arc<Shared>);
+
+impl VaultStore {
+    fn with<T>(&self, f: impl FnOnce(&dyn SecretStore) -> StoreResult<T>) -> StoreResult<T> {
+        let mut out = None;
+        self.0
+            .with_vault(|vault| {
+                out = Some(f(vault.store()));
+                Ok(())
+            })
+            .map_err(StoreError::Io)?;
+        out.expect("set above")
+    }
+}
+
+impl SecretStore for VaultStore {
+    fn kind(&self) -> StoreKind {
+        self.with(|s| Ok(s.kind())).unwrap_or_else(|_| {
+            self.0
+                .profile()
+                .and_then(Settings::load)
+                .map(|s| s.store)
+                .unwrap_or(StoreKind::Keyring)
+        })
+    }
+    fn describe(&self) -> String {
+        self.with(|s| Ok(s.describe()))
+            .unwrap_or_else(|_| "the vault's store (not open)".to_string())
+    }
+    fn put(&self, key: &SecretKey, label: &str, secret: &Secret) -> StoreResult<()> {
+        self.with(|s| s.put(key, label, secret))
+    }
+    fn get(&self, key: &SecretKey) -> StoreResult<Option<Secret>> {
+        self.with(|s| s.get(key))
+    }
+    fn delete(&self, key: &SecretKey) -> StoreResult<bool> {
+        self.with(|s| s.delete(key))
+    }
+    fn relabel(&self, key: &SecretKey, label: &str) -> StoreResult<()> {
+        self.with(|s| s.relabel(key, label))
+    }
+    fn ids(&self, namespace: &str) -> StoreResult<Option<Vec<String>>> {
+        self.with(|s| s.ids(namespace))
+    }
+}
+
+pub struct AppState {
+    shared: Arc<Shared>,
+    pub(crate) clipboard: Arc<dyn Clipboard>,
+    pub(crate) copies: CopyTimer,
+    /// Created on first use (it needs the HTTP client).
+    signin: Mutex<Option<Arc<SignIn>>>,
+    /// The running (or last) sign-in, polled by the UI.
+    pub(crate) task: Arc<Mutex<Task>>,
+    /// Opens the sign-in address; `None`: `$BROWSER` when set, else tauri-plugin-opener.
+    pub(crate) browser: Option<Arc<dyn UrlOpener>>,
+    policy_path: PathBuf,
+}
+
+impl AppState {
+    pub fn new(
+        profile: Result<Profile, Failure>,
+        stores: Box<dyn StoreOpener>,
+        clipboard: Arc<dyn Clipboard>,
+    ) -> AppState {
+        AppState {
+            shared: Arc::new(Shared {
+                profile,
+                stores,
+                vault: Mutex::new(None),
+            }),
+            copies: CopyTimer::new(clipboard.clone()),
+            clipboard,
+            signin: Mutex::new(None),
+            task: Arc::default(),
+            browser: None,
+            policy_path: Policy::system_path(),
+        }
+    }
+
+    /// Opens sign-in addresses with `browser` instead of the system browser (tests).
+    pub fn with_browser(mut self, browser: Arc<dyn UrlOpener>) -> AppState {
+        self.browser = Some(browser);
+        self
+    }
+
+    /// Reads the administrator's policy from `path` instead of the platform's location (tests).
+    pub fn with_policy_path(mut self, path: PathBuf) -> AppState {
+        self.policy_path = path;
+        self
+    }
+
+    pub fn profile(&self) -> Result<&Profile, Failure> {
+        self.shared.profile()
+    }
+
+    pub fn settings(&self) -> Result<Settings, Failure> {
+        Settings::load(self.profile()?)
+    }
+
+    /// The administrator's policy, when its file exists.
+    pub fn policy(&self) -> Result<Option<Policy>, Failure> {
+        Policy::load_from(&self.policy_path)
+    }
+
+    /// The work-account sign-in of this profile, storing its tokens in the vault's store.
+    pub fn signin(&self) -> Result<Arc<SignIn>, Failure> {
+        let mut slot = self.signin.lock().map_err(|_| {
+            Failure::new(
+                Code::Internal,
+                "An earlier sign-in failed badly. Restart apppass.",
+            )
+        })?;
+        if let Some(signin) = slot.as_ref() {
+            return Ok(signin.clone());
+        }
+        let signin = Arc::new(SignIn::new(
+            self.profile()?.clone(),
+            Arc::new(VaultStore(self.shared.clone())),
+            Deps::system()?,
+        ));
+        *slot = Some(signin.clone());
+        Ok(signin)
+    }
+
+    fn slot(&self) -> Result<MutexGuard<'_, Option<Vault>>, Failure> {
+        self.shared.slot()
+    }
+
+    fn open(&self, passphrase: Option<&Secret>) -> Result<Vault, Failure> {
+        self.shared.open(passphrase)
+    }
+
     /// Runs `f` on the vault, opening it first if needed. A failure to open (no keyring, a locked
     /// encrypted file) is returned as is and tried again on the next call.
     pub fn with_vault<T>(
         &self,
         f: impl FnOnce(&Vault) -> Result<T, Failure>,
     ) -> Result<T, Failure> {
-        let mut slot = self.slot()?;
-        if slot.is_none() {
-            *slot = Some(self.open(None)?);
-        }
-        f(slot.as_ref().expect("opened above"))
+        self.shared.with_vault(f)
     }
 
     /// Opens the encrypted file store with its passphrase.

@@ -64,6 +64,93 @@ pub struct StoreStatus {
     pub file_store_exists: bool,
 }
 
+/// What the desktop app's sign-in screen shows before anyone signs in: the resolved configuration
+/// (or why it cannot be used), and which fields the administrator's policy fixes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct SignInSetup {
+    /// The issuer signed in to; `None` when the configuration cannot be resolved (see `problem`).
+    pub authority: Option<String>,
+    /// The client ID in use, `None` until IT registers apppass and it is set.
+    pub client_id: Option<String>,
+    /// The tenant set in the settings or the policy (`None`: the default, `organizations`).
+    pub tenant: Option<String>,
+    /// Fields fixed by the administrator's policy ("client_id", "tenant", "authority", …): shown
+    /// read-only.
+    pub locked: Vec<String>,
+    /// The policy file that was applied, if any.
+    pub policy_path: Option<String>,
+    /// Why signing in cannot start now (`ClientIdMissing` says what IT must do), or `None`.
+    pub problem: Option<Failure>,
+}
+
+/// Where a sign-in started in the desktop app stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum SignInPhase {
+    /// Nothing running.
+    Idle,
+    /// The browser was opened; waiting for its answer on the loopback listener.
+    WaitingForBrowser,
+    /// The code is shown; polling the provider until the user enters it.
+    WaitingForCode,
+    /// Signed in (see `account`).
+    SignedIn,
+    /// The last sign-in failed (see `failure`), or was cancelled.
+    Failed,
+}
+
+/// The desktop app's sign-in progress. Never carries a token: only what the user must see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct SignInProgress {
+    pub phase: SignInPhase,
+    /// The address opened in the browser (no secret in it), to open by hand if no browser came up.
+    pub browser_url: Option<String>,
+    /// The code and the address for "Sign in with a code".
+    pub device_code: Option<crate::signin::DeviceCode>,
+    /// A QR code of the verification address, as an SVG document.
+    pub qr_svg: Option<String>,
+    pub failure: Option<Failure>,
+    /// The signed-in account, if any (also while a new sign-in runs).
+    pub account: Option<crate::signin::Account>,
+}
+
+/// One authentication method of the account, for the MFA screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct MfaMethod {
+    /// What it is, for a person ("Microsoft Authenticator", "Phone", "Password", …).
+    pub name: String,
+    /// A detail that tells two of a kind apart (a device name, a masked number), when known.
+    pub detail: Option<String>,
+    /// Whether it counts as a second factor (anything but the password).
+    pub strong: bool,
+}
+
+/// The desktop app's MFA screen: what is known about the account's multifactor authentication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct MfaOverview {
+    /// The signed-in account; `None` when nobody is signed in (the screen then guides without a
+    /// live check).
+    pub account: Option<crate::signin::Account>,
+    /// Whether the account's last sign-in itself used MFA (`amr` contains `mfa`).
+    pub mfa_used: bool,
+    /// From the live check of the registered methods: whether a strong method is registered.
+    /// `None` when there was no live check (see `live_problem`).
+    pub strong_registered: Option<bool>,
+    /// The registered methods (empty without a live check).
+    pub methods: Vec<MfaMethod>,
+    /// Why there is no live check (not signed in, no consent, offline, …), with the next step.
+    pub live_problem: Option<Failure>,
+    /// The Security info page, pinned to the account's tenant when it is known.
+    pub security_info_url: String,
+    /// When this was checked (Unix seconds).
+    pub checked_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,19 +2,47 @@
 // Rust (./bindings), and every rejection becomes a typed Failure ({code, message}).
 // Nothing here logs: arguments and results can carry a password or a passphrase.
 import { invoke } from '@tauri-apps/api/core';
+import type { Account } from './bindings/Account';
 import type { Code } from './bindings/Code';
 import type { Copied } from './bindings/Copied';
 import type { Entry } from './bindings/Entry';
 import type { Failure } from './bindings/Failure';
 import type { HealthReport } from './bindings/HealthReport';
+import type { MfaMethod } from './bindings/MfaMethod';
+import type { MfaOverview } from './bindings/MfaOverview';
 import type { NewEntry } from './bindings/NewEntry';
 import type { Provider } from './bindings/Provider';
 import type { Removed } from './bindings/Removed';
 import type { Revealed } from './bindings/Revealed';
 import type { Settings } from './bindings/Settings';
+import type { DeviceCode } from './bindings/DeviceCode';
+import type { SignedOut } from './bindings/SignedOut';
+import type { SignInPhase } from './bindings/SignInPhase';
+import type { SignInProgress } from './bindings/SignInProgress';
+import type { SignInSetup } from './bindings/SignInSetup';
 import type { StoreStatus } from './bindings/StoreStatus';
 
-export type { Code, Copied, Entry, Failure, HealthReport, NewEntry, Provider, Removed, Revealed, Settings, StoreStatus };
+export type {
+  Account,
+  Code,
+  Copied,
+  DeviceCode,
+  Entry,
+  Failure,
+  HealthReport,
+  MfaMethod,
+  MfaOverview,
+  NewEntry,
+  Provider,
+  Removed,
+  Revealed,
+  Settings,
+  SignedOut,
+  SignInPhase,
+  SignInProgress,
+  SignInSetup,
+  StoreStatus,
+};
 
 /** Each command's arguments and result. Must match src-tauri/src/commands.rs. */
 export interface Commands {
@@ -35,6 +63,16 @@ export interface Commands {
   store_use_file: [{ passphrase: string }, StoreStatus];
   store_unlock: [{ passphrase: string }, StoreStatus];
   store_use_keyring: [Record<string, never>, StoreStatus];
+  signin_config: [Record<string, never>, SignInSetup];
+  signin_config_set: [{ clientId: string | null; tenant: string | null }, SignInSetup];
+  signin_browser_start: [Record<string, never>, SignInProgress];
+  signin_code_start: [Record<string, never>, SignInProgress];
+  signin_cancel: [Record<string, never>, SignInProgress];
+  signin_status: [Record<string, never>, SignInProgress];
+  account_get: [Record<string, never>, Account | null];
+  signout: [Record<string, never>, SignedOut];
+  mfa_status: [Record<string, never>, MfaOverview];
+  security_info_open: [Record<string, never>, string];
 }
 
 /** A command's failure, thrown by {@link call}. */
@@ -95,4 +133,15 @@ export const api = {
   useFileStore: (passphrase: string) => call('store_use_file', { passphrase }),
   unlockStore: (passphrase: string) => call('store_unlock', { passphrase }),
   useKeyring: () => call('store_use_keyring', none),
+  signinConfig: () => call('signin_config', none),
+  saveSigninConfig: (clientId: string | null, tenant: string | null) =>
+    call('signin_config_set', { clientId, tenant }),
+  signinBrowser: () => call('signin_browser_start', none),
+  signinCode: () => call('signin_code_start', none),
+  signinCancel: () => call('signin_cancel', none),
+  signinStatus: () => call('signin_status', none),
+  account: () => call('account_get', none),
+  signout: () => call('signout', none),
+  mfaStatus: () => call('mfa_status', none),
+  openSecurityInfo: () => call('security_info_open', none),
 };

@@ -1,0 +1,152 @@
+import { render, screen } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ann } from '../test/account';
+import { fakeBackend } from '../test/backend';
+import type { MfaOverview } from './ipc';
+import Mfa, { AUTO_WINDOW_MS } from './Mfa.svelte';
+
+const URL = 'https://mysignins.microsoft.com/security-info/?tenantId=00001111-aaaa-2222-bbbb-3333cccc4444';
+
+const bob = { ...ann, username: 'bob@example.test', name: 'Bob Example', amr: ['pwd'], mfa_used: false };
+
+function overview(fields: Partial<MfaOverview> = {}): MfaOverview {
+  return {
+    account: bob,
+    mfa_used: false,
+    strong_registered: false,
+    methods: [{ name: 'Password', detail: null, strong: false }],
+    live_problem: null,
+    security_info_url: URL,
+    checked_at: 0 as unknown as bigint,
+    ...fields,
+  };
+}
+
+const registered = overview({
+  strong_registered: true,
+  methods: [
+    { name: 'Password', detail: null, strong: false },
+    { name: 'Microsoft Authenticator', detail: 'Pixel 9', strong: true },
+  ],
+});
+
+beforeEach(() => {
+  vi.useFakeTimers({ shouldAdvanceTime: true });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function setup(status: () => MfaOverview) {
+  const backend = fakeBackend();
+  backend.on('mfa_status', status);
+  backend.on('security_info_open', () => URL);
+  const onDone = vi.fn();
+  const onSignIn = vi.fn();
+  render(Mfa, { onDone, onSignIn });
+  const user = userEvent.setup({ advanceTimers: vi.advanceTimersByTime });
+  return { backend, onDone, onSignIn, user };
+}
+
+describe('MFA screen', () => {
+  it('with a strong method: status at a glance, the methods, and on to app passwords', async () => {
+    const { onDone, user } = setup(() => registered);
+    expect(await screen.findByTestId('mfa-headline')).toHaveTextContent('MFA is on');
+    expect(screen.getByTestId('mfa-glance')).toHaveAttribute('data-status', 'on');
+    const methods = screen.getAllByTestId('mfa-method');
+    expect(methods.map((m) => m.textContent)).toEqual([
+      expect.stringContaining('Password'),
+      expect.stringContaining('Microsoft Authenticator'),
+    ]);
+    expect(screen.queryByTestId('mfa-steps')).toBeNull();
+    await user.click(screen.getByTestId('mfa-continue'));
+    expect(onDone).toHaveBeenCalled();
+  });
+
+  it('not signed in: guided mode with the steps, and a way to sign in', async () => {
+    const { onSignIn, user } = setup(() =>
+      overview({
+        account: null,
+        strong_registered: null,
+        methods: [],
+        security_info_url: 'https://mysignins.microsoft.com/security-info',
+        live_problem: { code: 'SignInRequired', message: 'Sign in with your work account.' },
+      }),
+    );
+    expect(await screen.findByTestId('mfa-headline')).toHaveTextContent('Not signed in');
+    expect(screen.getByTestId('mfa-steps')).toHaveTextContent('Add sign-in method');
+    expect(screen.getByTestId('mfa-security-info-url')).toHaveTextContent(
+      'https://mysignins.microsoft.com/security-info',
+    );
+    await user.click(screen.getByTestId('mfa-signin'));
+    expect(onSignIn).toHaveBeenCalled();
+  });
+
+  it('explains why MFA, one password per app, and rotation', async () => {
+    setup(() => registered);
+    const why = await screen.findByTestId('mfa-why');
+    expect(why).toHaveTextContent('Why MFA');
+    expect(why).toHaveTextContent('Why one password per app');
+    expect(why).toHaveTextContent('Why rotation matters');
+  });
+
+  it('opens Security info, re-checks with back-off (5 s, 10 s, 20 s), and leads on once a method appears', async () => {
+    let answer = overview();
+    const { backend, user } = setup(() => answer);
+    expect(await screen.findByTestId('mfa-headline')).toHaveTextContent('No second factor');
+    expect(backend.called('mfa_status')).toHaveLength(1);
+
+    await user.click(screen.getByTestId('mfa-open-security-info'));
+    expect(backend.called('security_info_open')).toHaveLength(1);
+    expect(await screen.findByTestId('mfa-auto')).toHaveTextContent('Checking again in');
+    expect(screen.getByTestId('mfa-progress')).toBeInTheDocument();
+
+    await vi.advanceTimersByTimeAsync(4_900);
+    expect(backend.called('mfa_status')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(backend.called('mfa_status')).toHaveLength(2);
+    expect(screen.getByTestId('mfa-last-checked')).toHaveTextContent('2 checks');
+
+    await vi.advanceTimersByTimeAsync(9_800);
+    expect(backend.called('mfa_status')).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(backend.called('mfa_status')).toHaveLength(3);
+
+    answer = registered;
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(backend.called('mfa_status')).toHaveLength(4);
+    expect(await screen.findByTestId('mfa-headline')).toHaveTextContent('MFA is on');
+    expect(screen.getByTestId('mfa-continue')).toBeInTheDocument();
+    // Stopped: no more checks.
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(backend.called('mfa_status')).toHaveLength(4);
+  });
+
+  it('stops re-checking after about 5 minutes; "Check again" checks and starts over', async () => {
+    const { backend, user } = setup(() => overview());
+    await user.click(await screen.findByTestId('mfa-open-security-info'));
+    await vi.advanceTimersByTimeAsync(AUTO_WINDOW_MS + 60_000);
+    expect(await screen.findByTestId('mfa-auto-stopped')).toHaveTextContent('Stopped checking automatically');
+    // 1 on opening + 5 s, 10 s, 20 s, 40 s, 60 s, 60 s, 60 s (= 255 s; the next would pass 5 min).
+    const checks = backend.called('mfa_status').length;
+    expect(checks).toBe(8);
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(backend.called('mfa_status')).toHaveLength(checks);
+
+    await user.click(screen.getByTestId('mfa-check-again'));
+    expect(backend.called('mfa_status')).toHaveLength(checks + 1);
+    expect(await screen.findByTestId('mfa-auto')).toBeInTheDocument();
+    await vi.advanceTimersByTimeAsync(5_100);
+    expect(backend.called('mfa_status')).toHaveLength(checks + 2);
+  });
+
+  it('shows a failed check and keeps the steps', async () => {
+    const backend = fakeBackend();
+    backend.fail('mfa_status', { code: 'Offline', message: 'Cannot reach graph.microsoft.com.' });
+    render(Mfa, {});
+    expect(await screen.findByTestId('mfa-error')).toHaveTextContent('Cannot reach');
+    expect(screen.getByTestId('mfa-steps')).toHaveTextContent('Open Security info');
+    expect(screen.getByTestId('mfa-check-again')).toBeEnabled();
+  });
+});
