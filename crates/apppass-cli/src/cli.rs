@@ -130,6 +130,19 @@ the exit status is that failure's (4 no keyring, 5 locked).")]
     /// The providers apppass knows, with the page where app passwords are managed
     Providers(JsonFlag),
 
+    /// Sign in with your work account, in the browser or with a code
+    #[command(after_help = crate::signin::LOGIN_HELP)]
+    Login(LoginArgs),
+
+    /// Sign out: delete the sign-in's tokens (and revoke them where the provider allows)
+    Logout,
+
+    /// Show the signed-in work account (no network needed)
+    #[command(after_help = "\
+Exits 12 (SignInRequired) when nobody is signed in, or when the sign-in has ended and
+`apppass login` is needed again; the account is still shown in that second case.")]
+    Whoami(JsonFlag),
+
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:
   apppass completions bash > ~/.local/share/bash-completion/completions/apppass
@@ -141,6 +154,30 @@ the exit status is that failure's (4 no keyring, 5 locked).")]
 #[derive(Debug, Args, Clone, Copy)]
 pub struct JsonFlag {
     /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `apppass login`: the flags override `[signin]` in settings.toml for this sign-in only; a field
+/// the administrator's policy file fixes cannot be overridden.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Sign in with a code on any device (RFC 8628) instead of this computer's browser
+    #[arg(long)]
+    pub device_code: bool,
+    /// Any OpenID issuer URL, e.g. https://login.microsoftonline.com/TENANT/v2.0
+    #[arg(long, value_name = "URL", conflicts_with = "tenant")]
+    pub authority: Option<String>,
+    /// Microsoft Entra tenant: a tenant id, a domain, `organizations` (default) or `common`
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// The application (client) ID your IT department registered for apppass
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// A scope to ask for besides openid, profile, email and offline_access (repeatable)
+    #[arg(long = "scope", value_name = "SCOPE", num_args = 1..)]
+    pub scopes: Vec<String>,
+    /// Print JSON lines on stdout (with --device-code, the code first, then the account)
     #[arg(long)]
     pub json: bool,
 }

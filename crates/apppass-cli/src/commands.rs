@@ -57,6 +57,9 @@ pub fn run(command: Command) -> Result<u8, Failure> {
             StoreAction::UseKeyring => use_keyring(&profile),
         },
         Command::Providers(f) => providers(f.json),
+        Command::Login(args) => crate::signin::login(&profile, args),
+        Command::Logout => crate::signin::logout(&profile),
+        Command::Whoami(f) => crate::signin::whoami(&profile, f.json),
         Command::Completions { .. } => unreachable!("handled above"),
     }
 }

@@ -19,9 +19,18 @@ pub const DATA_CORRUPT: u8 = 6;
 pub const INVALID_INPUT: u8 = 7;
 pub const NAME_TAKEN: u8 = 8;
 pub const STORAGE_FAILURE: u8 = 9;
+pub const CLIENT_ID_MISSING: u8 = 10;
+pub const LOCKED_BY_POLICY: u8 = 11;
+pub const SIGN_IN_REQUIRED: u8 = 12;
+pub const SIGN_IN_NOT_FINISHED: u8 = 13;
+pub const SIGN_IN_UNSAFE: u8 = 14;
+pub const MFA_NEEDED: u8 = 15;
+pub const ORGANISATION_MUST_ACT: u8 = 16;
+pub const PROVIDER_REFUSED: u8 = 17;
+pub const NETWORK: u8 = 18;
 
 /// The exit status for a failure with this code. Codes of features the CLI does not offer (the
-/// app's clipboard, sign-in) and any code added later fall under 1 until they get a status here.
+/// app's clipboard) and any code added later fall under 1 until they get a status here.
 pub fn status(code: Code) -> u8 {
     match code {
         Code::NotFound | Code::SecretMissing => NOT_FOUND,
@@ -36,6 +45,27 @@ pub fn status(code: Code) -> u8 {
         | Code::WeakPassphrase => INVALID_INPUT,
         Code::NameTaken => NAME_TAKEN,
         Code::StorageFailure => STORAGE_FAILURE,
+        Code::ClientIdMissing => CLIENT_ID_MISSING,
+        Code::LockedByPolicy => LOCKED_BY_POLICY,
+        Code::SignInRequired => SIGN_IN_REQUIRED,
+        Code::SignInCancelled | Code::SignInDenied | Code::SignInTimedOut => SIGN_IN_NOT_FINISHED,
+        Code::StateMismatch
+        | Code::CodeReplayed
+        | Code::PkceMismatch
+        | Code::IssuerMismatch
+        | Code::AudienceMismatch
+        | Code::IdTokenExpired
+        | Code::IdTokenInvalid
+        | Code::RedirectNotLoopback => SIGN_IN_UNSAFE,
+        Code::MfaRequired | Code::MfaEnrollmentRequired => MFA_NEEDED,
+        Code::ConsentRequired
+        | Code::AppNotInTenant
+        | Code::PublicClientFlowsDisabled
+        | Code::BlockedByConditionalAccess
+        | Code::BlockedBySecurityDefaults
+        | Code::WrongTenant => ORGANISATION_MUST_ACT,
+        Code::ProviderRejected | Code::DiscoveryFailed => PROVIDER_REFUSED,
+        Code::Offline | Code::DnsFailure | Code::TlsFailure | Code::NetworkTimeout => NETWORK,
         _ => INTERNAL,
     }
 }
@@ -55,12 +85,28 @@ Exit status:
      WeakPassphrase)
   8  name taken: another entry already has that name (NameTaken)
   9  storage failure: the data directory cannot be read or written (StorageFailure)
+  10  sign-in is not set up: no client ID; IT must register apppass (ClientIdMissing)
+  11  refused: the administrator's policy file fixes that setting (LockedByPolicy)
+  12  not signed in, or the sign-in ended: run `apppass login` (SignInRequired)
+  13  sign-in not finished: cancelled, e.g. Ctrl+C (SignInCancelled), declined (SignInDenied),
+      or not completed in time (SignInTimedOut)
+  14  the sign-in answer was refused as unsafe (StateMismatch, CodeReplayed, PkceMismatch,
+      IssuerMismatch, AudienceMismatch, IdTokenExpired, IdTokenInvalid, RedirectNotLoopback)
+  15  multifactor authentication is needed first (MfaRequired, MfaEnrollmentRequired)
+  16  your organisation must act: consent or app registration (ConsentRequired, AppNotInTenant,
+      PublicClientFlowsDisabled), or its policy blocked the sign-in (BlockedByConditionalAccess,
+      BlockedBySecurityDefaults, WrongTenant)
+  17  the identity provider refused (ProviderRejected) or its configuration is unusable
+      (DiscoveryFailed)
+  18  network: no connection (Offline), name lookup (DnsFailure), secure connection
+      (TlsFailure), no answer in time (NetworkTimeout)
 
 On failure apppass prints one line on stderr: `apppass: <what happened and what to do>`.
 
 Environment:
   APPPASS_HOME=DIR         isolate a profile: its data directory and its keyring items
-  APPPASS_PASSPHRASE_FD=N  read the encrypted file store's passphrase from descriptor N (one line)";
+  APPPASS_PASSPHRASE_FD=N  read the encrypted file store's passphrase from descriptor N (one line)
+  BROWSER=CMD[:CMD...]     the browser `apppass login` opens (%s stands for the address)";
 
 #[cfg(test)]
 mod tests {
@@ -112,12 +158,12 @@ mod tests {
         let families: HashSet<u8> = Code::ALL.iter().map(|c| status(*c)).collect();
         assert_eq!(
             families.len(),
-            8,
-            "1 and 3-9; 0 and 2 are not failures of core"
+            17,
+            "1 and 3-18; 0 and 2 are not failures of core"
         );
         assert_eq!(status(Code::Internal), INTERNAL);
         assert!(!families.contains(&OK) && !families.contains(&USAGE));
-        for s in [0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9] {
+        for s in 0u8..=NETWORK {
             help_line(s);
         }
     }

@@ -6,6 +6,7 @@ mod commands;
 mod exit;
 mod input;
 mod output;
+mod signin;
 
 use std::io::Write;
 use std::process::ExitCode;

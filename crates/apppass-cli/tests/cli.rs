@@ -112,6 +112,9 @@ fn docs_cli_md_has_the_same_exit_table_and_every_command() {
         "apppass store",
         "apppass providers",
         "apppass completions",
+        "apppass login",
+        "apppass logout",
+        "apppass whoami",
     ] {
         assert!(
             doc.contains(command),
@@ -144,6 +147,9 @@ fn every_command_has_help() {
         vec!["store", "use-keyring"],
         vec!["providers"],
         vec!["completions"],
+        vec!["login"],
+        vec!["logout"],
+        vec!["whoami"],
     ] {
         let mut full = args.clone();
         full.push("--help");
