@@ -143,6 +143,12 @@ Exits 12 (SignInRequired) when nobody is signed in, or when the sign-in has ende
 `apppass login` is needed again; the account is still shown in that second case.")]
     Whoami(JsonFlag),
 
+    /// Your work account's MFA status and whether app passwords can work (needs `apppass login`)
+    Mfa {
+        #[command(subcommand)]
+        action: MfaAction,
+    },
+
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:
   apppass completions bash > ~/.local/share/bash-completion/completions/apppass
@@ -177,9 +183,21 @@ pub struct LoginArgs {
     /// A scope to ask for besides openid, profile, email and offline_access (repeatable)
     #[arg(long = "scope", value_name = "SCOPE", num_args = 1..)]
     pub scopes: Vec<String>,
+    /// Where the browser sends the answer: http://127.0.0.1:PORT/ (default) or
+    /// http://localhost:PORT/ (the form Entra's portal registers)
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub redirect: Option<RedirectArg>,
     /// Print JSON lines on stdout (with --device-code, the code first, then the account)
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RedirectArg {
+    /// http://127.0.0.1:PORT/ (RFC 8252)
+    LoopbackIp,
+    /// http://localhost:PORT/
+    Localhost,
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +236,19 @@ or more). Passwords already in the OS keyring are moved into the file.")]
     UseFile,
     /// Keep passwords in the OS keyring; moves them out of the encrypted file
     UseKeyring,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaAction {
+    /// Registered sign-in methods, whether this sign-in used MFA, and the app-password preflight
+    #[command(after_help = crate::mfa::STATUS_HELP)]
+    Status {
+        #[command(flatten)]
+        json: JsonFlag,
+        /// Microsoft Graph's address (default https://graph.microsoft.com)
+        #[arg(long, value_name = "URL")]
+        graph_url: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

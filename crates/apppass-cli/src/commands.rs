@@ -60,6 +60,9 @@ pub fn run(command: Command) -> Result<u8, Failure> {
         Command::Login(args) => crate::signin::login(&profile, args),
         Command::Logout => crate::signin::logout(&profile),
         Command::Whoami(f) => crate::signin::whoami(&profile, f.json),
+        Command::Mfa {
+            action: crate::cli::MfaAction::Status { json, graph_url },
+        } => crate::mfa::status(&profile, json.json, graph_url),
         Command::Completions { .. } => unreachable!("handled above"),
     }
 }

@@ -63,9 +63,14 @@ pub fn status(code: Code) -> u8 {
         | Code::PublicClientFlowsDisabled
         | Code::BlockedByConditionalAccess
         | Code::BlockedBySecurityDefaults
-        | Code::WrongTenant => ORGANISATION_MUST_ACT,
-        Code::ProviderRejected | Code::DiscoveryFailed => PROVIDER_REFUSED,
-        Code::Offline | Code::DnsFailure | Code::TlsFailure | Code::NetworkTimeout => NETWORK,
+        | Code::WrongTenant
+        | Code::GraphAccessDenied => ORGANISATION_MUST_ACT,
+        Code::ProviderRejected | Code::DiscoveryFailed | Code::ProtocolError => PROVIDER_REFUSED,
+        Code::Offline
+        | Code::DnsFailure
+        | Code::TlsFailure
+        | Code::NetworkTimeout
+        | Code::ServiceUnavailable => NETWORK,
         _ => INTERNAL,
     }
 }
@@ -95,11 +100,13 @@ Exit status:
   15  multifactor authentication is needed first (MfaRequired, MfaEnrollmentRequired)
   16  your organisation must act: consent or app registration (ConsentRequired, AppNotInTenant,
       PublicClientFlowsDisabled), or its policy blocked the sign-in (BlockedByConditionalAccess,
-      BlockedBySecurityDefaults, WrongTenant)
+      BlockedBySecurityDefaults, WrongTenant), or Microsoft Graph lacks its consent for the MFA
+      check (GraphAccessDenied)
   17  the identity provider refused (ProviderRejected) or its configuration is unusable
-      (DiscoveryFailed)
+      (DiscoveryFailed), or a service's answer cannot be read (ProtocolError)
   18  network: no connection (Offline), name lookup (DnsFailure), secure connection
-      (TlsFailure), no answer in time (NetworkTimeout)
+      (TlsFailure), no answer in time (NetworkTimeout), or the service stayed busy after
+      retries (ServiceUnavailable)
 
 On failure apppass prints one line on stderr: `apppass: <what happened and what to do>`.
 

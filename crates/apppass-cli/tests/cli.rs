@@ -115,6 +115,7 @@ fn docs_cli_md_has_the_same_exit_table_and_every_command() {
         "apppass login",
         "apppass logout",
         "apppass whoami",
+        "apppass mfa status",
     ] {
         assert!(
             doc.contains(command),
@@ -147,6 +148,8 @@ fn every_command_has_help() {
         vec!["store", "use-keyring"],
         vec!["providers"],
         vec!["completions"],
+        vec!["mfa"],
+        vec!["mfa", "status"],
         vec!["login"],
         vec!["logout"],
         vec!["whoami"],
