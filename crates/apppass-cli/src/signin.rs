@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use apppass_core::clock::{Clock, SystemClock};
 use apppass_core::open::open_store;
-use apppass_core::policy::{resolve_signin, Policy, SignInSettings};
+use apppass_core::policy::{resolve_signin, Policy, RedirectForm, SignInSettings};
 use apppass_core::profile::Profile;
 use apppass_core::settings::Settings;
 use apppass_core::signin::tokens::load_account;
@@ -23,7 +23,7 @@ use apppass_core::signin::{
 use apppass_core::{Code, Failure};
 use serde::Serialize;
 
-use crate::cli::LoginArgs;
+use crate::cli::{LoginArgs, RedirectArg};
 use crate::exit;
 use crate::input;
 use crate::output::{self, note, out};
@@ -56,6 +56,10 @@ fn config(profile: &Profile, args: &LoginArgs) -> Result<(SignInConfig, Settings
         tenant: args.tenant.clone(),
         client_id: args.client_id.clone(),
         scopes: (!args.scopes.is_empty()).then(|| args.scopes.clone()),
+        redirect: args.redirect.map(|r| match r {
+            RedirectArg::LoopbackIp => RedirectForm::LoopbackIp,
+            RedirectArg::Localhost => RedirectForm::Localhost,
+        }),
         ..Default::default()
     };
     let config = resolve_signin(&settings, policy.as_ref(), &overrides)?;

@@ -248,6 +248,32 @@ fn login_in_the_browser_whoami_and_logout() {
     assert!(text(&out.stderr).contains("Not signed in"));
 }
 
+#[test]
+fn login_with_the_localhost_redirect_entra_registers() {
+    if !keyring("login_with_the_localhost_redirect_entra_registers") {
+        return;
+    }
+    let p = provider();
+    let h = Home::new();
+    write_settings(&h, &p.issuer);
+    let mut login = apppass(&h, &["login", "--redirect", "localhost", "--json"]);
+    login.env("BROWSER", browser());
+    let out = output_within(login, Duration::from_secs(90));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "login: {stderr}");
+    assert!(
+        stderr.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"),
+        "{stderr}"
+    );
+    // --json without --device-code: one line, the account.
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let account: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(account["username"], USER);
+    let out = output_within(apppass(&h, &["logout"]), Duration::from_secs(60));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
 // ---- device code -------------------------------------------------------------------------------
 
 #[test]
