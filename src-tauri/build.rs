@@ -29,6 +29,7 @@ const COMMANDS: &[&str] = &[
     "account_get",
     "signout",
     "mfa_status",
+    "preflight",
     "security_info_open",
 ];
 

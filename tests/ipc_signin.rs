@@ -63,6 +63,35 @@ fn provider() -> &'static Provider {
     })
 }
 
+/// The Graph emulator (`tests/harness/graph`), checking tokens at the test provider.
+fn graph() -> &'static str {
+    static G: OnceLock<(String, Mutex<Child>, Mutex<ChildStdin>)> = OnceLock::new();
+    &G.get_or_init(|| {
+        let issuer = provider().issuer.clone();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/graph");
+        let mut child = Command::new("node")
+            .args(["server.mjs", "--issuer", &issuer])
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs (Node.js 20+)");
+        let stdin = child.stdin.take().unwrap();
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let parsed: Value = serde_json::from_str(&line).expect("the emulator's JSON line");
+        (
+            parsed["base"].as_str().unwrap().to_string(),
+            Mutex::new(child),
+            Mutex::new(stdin),
+        )
+    })
+    .0
+}
+
 // ---- the app --------------------------------------------------------------------------------------
 
 /// One in-memory "keyring" per app, kept open by the vault.
@@ -132,6 +161,11 @@ struct TestApp {
 }
 
 fn start_with(settings: &str, policy: Option<&str>) -> TestApp {
+    start_full(settings, policy, None)
+}
+
+/// `scenario`: the Graph emulator's scenario for this app's MFA checks.
+fn start_full(settings: &str, policy: Option<&str>, scenario: Option<&str>) -> TestApp {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join("settings.toml"), settings).unwrap();
     let policy_path = home.path().join("policy.toml");
@@ -146,6 +180,18 @@ fn start_with(settings: &str, policy: Option<&str>) -> TestApp {
     )
     .with_browser(browser.clone())
     .with_policy_path(policy_path);
+    let state = match scenario {
+        Some(scenario) => {
+            static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let run = RUN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            state.with_graph_url(format!(
+                "{}/s/{scenario}/ipc-{}-{run}",
+                graph(),
+                std::process::id()
+            ))
+        }
+        None => state,
+    };
     let app = configure(mock_builder(), state)
         .build(context())
         .expect("the app builds with the real context");
@@ -258,8 +304,11 @@ fn without_a_client_id_sign_in_says_what_it_must_do_and_the_rest_works() {
     // MFA: guided mode, Security info not pinned (no tenant known).
     let mfa = app.ok("mfa_status");
     assert_eq!(mfa["account"], Value::Null);
-    assert_eq!(mfa["strong_registered"], Value::Null);
-    assert_eq!(mfa["live_problem"]["code"], "SignInRequired");
+    assert_eq!(mfa["status"], Value::Null);
+    assert_eq!(mfa["problem"]["code"], "SignInRequired");
+    let preflight = app.ok("preflight");
+    assert_eq!(preflight["per_user_mfa"], "unknown");
+    assert_eq!(preflight["per_user_mfa_unknown"]["code"], "SignInRequired");
     assert_eq!(
         mfa["security_info_url"],
         "https://mysignins.microsoft.com/security-info"
@@ -370,7 +419,7 @@ fn an_unreachable_provider_fails_with_a_network_code() {
 
 #[test]
 fn browser_sign_in_with_the_real_provider_then_mfa_status_and_sign_out() {
-    let app = start_with(&test_provider_settings(), None);
+    let app = start_full(&test_provider_settings(), None, Some("authenticator"));
     *app.browser.choice.lock().unwrap() = Some(Choice::Approve);
     let started = app.ok("signin_browser_start");
     assert_no_token(&started);
@@ -389,9 +438,22 @@ fn browser_sign_in_with_the_real_provider_then_mfa_status_and_sign_out() {
     assert_no_token(&account);
 
     let mfa = app.ok("mfa_status");
-    assert_eq!(mfa["account"]["username"], oidc::USER);
-    assert_eq!(mfa["mfa_used"], true);
     assert_no_token(&mfa);
+    assert_eq!(mfa["account"]["username"], oidc::USER);
+    assert_eq!(mfa["problem"], Value::Null, "{mfa}");
+    let status = &mfa["status"];
+    assert_eq!(status["state"], "registered", "{mfa}");
+    assert_eq!(status["mfa_used"], true);
+    assert_eq!(status["methods"][0]["kind"], "microsoft_authenticator");
+    let preflight = app.ok("preflight");
+    assert_no_token(&preflight);
+    // An ordinary employee may not read the per-user state (403 in this scenario).
+    assert_eq!(preflight["per_user_mfa"], "unknown");
+    assert_eq!(
+        preflight["per_user_mfa_unknown"]["code"],
+        "GraphAccessDenied"
+    );
+    assert!(!preflight["protocols"].as_array().unwrap().is_empty());
 
     let out = app.ok("signout");
     assert_eq!(out["account"]["username"], oidc::USER);
@@ -456,4 +518,23 @@ fn a_cancelled_sign_in_stays_cancelled() {
     *app.browser.choice.lock().unwrap() = Some(Choice::Approve);
     app.ok("signin_browser_start");
     app.wait_for_phase("signed_in");
+}
+
+#[test]
+fn mfa_status_without_a_strong_method_and_in_guided_mode() {
+    let none = start_full(&test_provider_settings(), None, Some("none"));
+    *none.browser.choice.lock().unwrap() = Some(Choice::Approve);
+    none.ok("signin_browser_start");
+    none.wait_for_phase("signed_in");
+    let mfa = none.ok("mfa_status");
+    assert_eq!(mfa["status"]["state"], "not_registered", "{mfa}");
+    assert_eq!(mfa["status"]["guided"], Value::Null);
+
+    let forbidden = start_full(&test_provider_settings(), None, Some("forbidden"));
+    *forbidden.browser.choice.lock().unwrap() = Some(Choice::Approve);
+    forbidden.ok("signin_browser_start");
+    forbidden.wait_for_phase("signed_in");
+    let mfa = forbidden.ok("mfa_status");
+    assert_eq!(mfa["status"]["state"], "unknown", "{mfa}");
+    assert_eq!(mfa["status"]["guided"]["code"], "GraphAccessDenied");
 }

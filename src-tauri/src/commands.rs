@@ -7,6 +7,7 @@
 //! `src-tauri/capabilities/main-window.json`.
 
 use apppass_core::catalog::{self, Provider};
+use apppass_core::graph::Preflight;
 use apppass_core::settings::Settings;
 use apppass_core::signin::{Account, SignedOut};
 use apppass_core::vault::{Access, Entry, HealthReport, NewEntry};
@@ -240,11 +241,18 @@ pub async fn signout(state: State<'_, AppState>) -> Answer<SignedOut> {
 
 // ---- MFA ----------------------------------------------------------------------------------------
 
-/// What is known about the account's MFA: the last sign-in's `amr`, and the live check of the
-/// registered methods when it is available.
+/// The account's MFA: the registered methods from Microsoft Graph (guided mode when Graph
+/// refuses), and whether the sign-in itself used MFA.
 #[tauri::command]
 pub async fn mfa_status(state: State<'_, AppState>) -> Answer<MfaOverview> {
     signin::mfa_overview(&state).await
+}
+
+/// Can app passwords work for this account (per-user MFA state), and which protocols still
+/// accept them today, each with its source and date.
+#[tauri::command]
+pub async fn preflight(state: State<'_, AppState>) -> Answer<Preflight> {
+    signin::preflight(&state).await
 }
 
 /// Opens Microsoft's Security info page (tenant-pinned when the tenant is known) in the browser.

@@ -50,6 +50,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::account_get,
             commands::signout,
             commands::mfa_status,
+            commands::preflight,
             commands::security_info_open,
         ])
 }

@@ -5,6 +5,7 @@
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
+use apppass_core::graph::{self, GraphConfig, Preflight};
 use apppass_core::policy::{resolve_signin, SignInSettings};
 use apppass_core::signin::{Account, Cancellation, DeviceCode, SignInConfig};
 use apppass_core::wire::{MfaOverview, SignInPhase, SignInProgress, SignInSetup};
@@ -397,30 +398,67 @@ pub fn security_info(state: &AppState) -> Result<String, Failure> {
     ))
 }
 
-/// What the MFA screen shows.
+/// Microsoft Graph for the sign-in's cloud (or the test emulator the state names).
+pub fn graph_config(state: &AppState) -> GraphConfig {
+    if let Some(url) = state.graph_url() {
+        return GraphConfig::with_base_url(url);
+    }
+    let authority = account(state)
+        .ok()
+        .flatten()
+        .map(|a| a.authority)
+        .or_else(|| config(state).ok().map(|c| c.authority))
+        .unwrap_or_default();
+    let host = authority
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("");
+    GraphConfig::with_base_url(match host {
+        "login.microsoftonline.us" => "https://graph.microsoft.us",
+        "login.partner.microsoftonline.cn" | "login.chinacloudapi.cn" => {
+            "https://microsoftgraph.chinacloudapi.cn"
+        }
+        _ => apppass_core::graph::DEFAULT_BASE_URL,
+    })
+}
+
+/// What the MFA screen shows: the live status from Graph when signed in (guided mode when Graph
+/// refuses), else why not.
 pub async fn mfa_overview(state: &AppState) -> Result<MfaOverview, Failure> {
     let account = account(state)?;
     let url = security_info_url(account.as_ref(), configured_tenant(state).as_deref());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let live_problem = match &account {
-        None => Some(Failure::new(
-            Code::SignInRequired,
-            "Sign in with your work account (Work account tab) so that apppass can check which methods you have registered. You can set up MFA without it.",
-        )),
-        Some(_) => None,
+    let (status, problem) = match &account {
+        None => (
+            None,
+            Some(Failure::new(
+                Code::SignInRequired,
+                "Sign in with your work account (Work account tab) so that apppass can check which methods you have registered. You can set up MFA without it.",
+            )),
+        ),
+        Some(_) => {
+            let (signin, deps) = state.signin_with_deps()?;
+            match graph::mfa_status(&signin, &graph_config(state), &deps).await {
+                Ok(status) => (Some(status), None),
+                Err(failure) => (None, Some(failure)),
+            }
+        }
     };
+    // A refused refresh marks the account: show it as it is now.
+    let account = self::account(state)?;
     Ok(MfaOverview {
-        mfa_used: account.as_ref().map(|a| a.mfa_used).unwrap_or(false),
         account,
-        strong_registered: None,
-        methods: Vec::new(),
-        live_problem,
+        status,
+        problem,
         security_info_url: url,
-        checked_at: now,
     })
+}
+
+/// Can app passwords work for this account, and which protocols still take them (never fails for
+/// want of Graph: the unknown parts say why).
+pub async fn preflight(state: &AppState) -> Result<Preflight, Failure> {
+    let (signin, deps) = state.signin_with_deps()?;
+    graph::preflight(&signin, &graph_config(state), &deps).await
 }
 
 #[cfg(test)]

@@ -140,13 +140,15 @@ pub struct AppState {
     shared: Arc<Shared>,
     pub(crate) clipboard: Arc<dyn Clipboard>,
     pub(crate) copies: CopyTimer,
-    /// Created on first use (it needs the HTTP client).
-    signin: Mutex<Option<Arc<SignIn>>>,
+    /// Created on first use (it needs the HTTP client), with the HTTP client Graph shares.
+    signin: Mutex<Option<(Arc<SignIn>, Deps)>>,
     /// The running (or last) sign-in, polled by the UI.
     pub(crate) task: Arc<Mutex<Task>>,
     /// Opens the sign-in address; `None`: `$BROWSER` when set, else tauri-plugin-opener.
     pub(crate) browser: Option<Arc<dyn UrlOpener>>,
     policy_path: PathBuf,
+    /// Microsoft Graph's address when not the one of the sign-in's cloud (tests, emulators).
+    graph_url: Option<String>,
 }
 
 impl AppState {
@@ -167,6 +169,7 @@ impl AppState {
             task: Arc::default(),
             browser: None,
             policy_path: Policy::system_path(),
+            graph_url: graph_url_from_env(),
         }
     }
 
@@ -180,6 +183,16 @@ impl AppState {
     pub fn with_policy_path(mut self, path: PathBuf) -> AppState {
         self.policy_path = path;
         self
+    }
+
+    /// Talks to Microsoft Graph at `url` (a test emulator) instead of the cloud's Graph.
+    pub fn with_graph_url(mut self, url: impl Into<String>) -> AppState {
+        self.graph_url = Some(url.into());
+        self
+    }
+
+    pub(crate) fn graph_url(&self) -> Option<&str> {
+        self.graph_url.as_deref()
     }
 
     pub fn profile(&self) -> Result<&Profile, Failure> {
@@ -197,22 +210,28 @@ impl AppState {
 
     /// The work-account sign-in of this profile, storing its tokens in the vault's store.
     pub fn signin(&self) -> Result<Arc<SignIn>, Failure> {
+        Ok(self.signin_with_deps()?.0)
+    }
+
+    /// The sign-in and its HTTP client, clock and sleep (Graph uses the same).
+    pub fn signin_with_deps(&self) -> Result<(Arc<SignIn>, Deps), Failure> {
         let mut slot = self.signin.lock().map_err(|_| {
             Failure::new(
                 Code::Internal,
                 "An earlier sign-in failed badly. Restart apppass.",
             )
         })?;
-        if let Some(signin) = slot.as_ref() {
-            return Ok(signin.clone());
+        if let Some(found) = slot.as_ref() {
+            return Ok(found.clone());
         }
+        let deps = Deps::system()?;
         let signin = Arc::new(SignIn::new(
             self.profile()?.clone(),
             Arc::new(VaultStore(self.shared.clone())),
-            Deps::system()?,
+            deps.clone(),
         ));
-        *slot = Some(signin.clone());
-        Ok(signin)
+        *slot = Some((signin.clone(), deps.clone()));
+        Ok((signin, deps))
     }
 
     fn slot(&self) -> Result<MutexGuard<'_, Option<Vault>>, Failure> {
@@ -297,4 +316,18 @@ impl AppState {
             file_store_exists: profile.file_store_path().exists(),
         })
     }
+}
+
+/// `APPPASS_GRAPH_URL`, for the end-to-end tests' Graph emulator. Honoured only on this computer
+/// (http://127.0.0.1 or http://localhost), so that no environment can send the access token
+/// elsewhere.
+fn graph_url_from_env() -> Option<String> {
+    let url = std::env::var("APPPASS_GRAPH_URL").ok()?;
+    let local = [
+        "http://127.0.0.1:",
+        "http://127.0.0.1/",
+        "http://localhost:",
+        "http://localhost/",
+    ];
+    local.iter().any(|p| url.starts_with(p)).then_some(url)
 }

@@ -117,18 +117,6 @@ pub struct SignInProgress {
     pub account: Option<crate::signin::Account>,
 }
 
-/// One authentication method of the account, for the MFA screen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
-#[ts(export)]
-pub struct MfaMethod {
-    /// What it is, for a person ("Microsoft Authenticator", "Phone", "Password", …).
-    pub name: String,
-    /// A detail that tells two of a kind apart (a device name, a masked number), when known.
-    pub detail: Option<String>,
-    /// Whether it counts as a second factor (anything but the password).
-    pub strong: bool,
-}
-
 /// The desktop app's MFA screen: what is known about the account's multifactor authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[ts(export)]
@@ -136,19 +124,13 @@ pub struct MfaOverview {
     /// The signed-in account; `None` when nobody is signed in (the screen then guides without a
     /// live check).
     pub account: Option<crate::signin::Account>,
-    /// Whether the account's last sign-in itself used MFA (`amr` contains `mfa`).
-    pub mfa_used: bool,
-    /// From the live check of the registered methods: whether a strong method is registered.
-    /// `None` when there was no live check (see `live_problem`).
-    pub strong_registered: Option<bool>,
-    /// The registered methods (empty without a live check).
-    pub methods: Vec<MfaMethod>,
-    /// Why there is no live check (not signed in, no consent, offline, …), with the next step.
-    pub live_problem: Option<Failure>,
+    /// The live status from Microsoft Graph (in guided mode when Graph refused: see its `guided`).
+    pub status: Option<crate::graph::MfaStatus>,
+    /// Why there is no live status (not signed in, sign in again, offline, Graph busy, …), with the
+    /// next step.
+    pub problem: Option<Failure>,
     /// The Security info page, pinned to the account's tenant when it is known.
     pub security_info_url: String,
-    /// When this was checked (Unix seconds).
-    pub checked_at: i64,
 }
 
 #[cfg(test)]

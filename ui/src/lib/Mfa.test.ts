@@ -3,33 +3,65 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ann } from '../test/account';
 import { fakeBackend } from '../test/backend';
-import type { MfaOverview } from './ipc';
+import type { Method, MfaOverview, MfaStatus, Preflight } from './ipc';
 import Mfa, { AUTO_WINDOW_MS } from './Mfa.svelte';
 
 const URL = 'https://mysignins.microsoft.com/security-info/?tenantId=00001111-aaaa-2222-bbbb-3333cccc4444';
 
 const bob = { ...ann, username: 'bob@example.test', name: 'Bob Example', amr: ['pwd'], mfa_used: false };
 
-function overview(fields: Partial<MfaOverview> = {}): MfaOverview {
+function method(kind: Method['kind'], strong: boolean, name: string | null = null): Method {
+  return { kind, strong, id: `${kind}-id`, display_name: name, detail: null, created: null, odata_type: null };
+}
+
+function live(state: MfaStatus['state'], methods: Method[], fields: Partial<MfaStatus> = {}): MfaStatus {
   return {
-    account: bob,
+    username: bob.username,
+    display_name: bob.name,
+    state,
+    methods,
     mfa_used: false,
-    strong_registered: false,
-    methods: [{ name: 'Password', detail: null, strong: false }],
-    live_problem: null,
-    security_info_url: URL,
+    amr: ['pwd'],
+    guided: null,
     checked_at: 0 as unknown as bigint,
     ...fields,
   };
 }
 
+function overview(fields: Partial<MfaOverview> = {}): MfaOverview {
+  return {
+    account: bob,
+    status: live('not_registered', [method('password', false)]),
+    problem: null,
+    security_info_url: URL,
+    ...fields,
+  };
+}
+
 const registered = overview({
-  strong_registered: true,
-  methods: [
-    { name: 'Password', detail: null, strong: false },
-    { name: 'Microsoft Authenticator', detail: 'Pixel 9', strong: true },
-  ],
+  status: live('registered', [
+    method('microsoft_authenticator', true, 'Pixel 9'),
+    method('password', false),
+  ]),
 });
+
+const preflight: Preflight = {
+  provider: 'microsoft365',
+  date: '2026-11-25',
+  per_user_mfa: 'unknown',
+  per_user_mfa_unknown: { code: 'GraphAccessDenied', message: 'Ask IT whether per-user MFA is enforced for you.' },
+  app_passwords: 'unknown',
+  app_passwords_statement: { value: 'App passwords need per-user MFA enforced.', source: 'providers.md §1.2', checked: '2026-11-25' },
+  protocols: [
+    {
+      service: 'Exchange Online',
+      protocol: 'IMAP',
+      accepts: 'no',
+      since: '2022-10-01',
+      statement: { value: 'Basic authentication is off.', source: 'learn.microsoft.com', checked: '2026-11-25' },
+    },
+  ],
+};
 
 beforeEach(() => {
   vi.useFakeTimers({ shouldAdvanceTime: true });
@@ -41,6 +73,7 @@ afterEach(() => {
 function setup(status: () => MfaOverview) {
   const backend = fakeBackend();
   backend.on('mfa_status', status);
+  backend.on('preflight', () => preflight);
   backend.on('security_info_open', () => URL);
   const onDone = vi.fn();
   const onSignIn = vi.fn();
@@ -54,11 +87,21 @@ describe('MFA screen', () => {
     const { onDone, user } = setup(() => registered);
     expect(await screen.findByTestId('mfa-headline')).toHaveTextContent('MFA is on');
     expect(screen.getByTestId('mfa-glance')).toHaveAttribute('data-status', 'on');
+    expect(screen.getByTestId('mfa-glance')).toHaveTextContent('1 second factor registered');
     const methods = screen.getAllByTestId('mfa-method');
     expect(methods.map((m) => m.textContent)).toEqual([
-      expect.stringContaining('Password'),
       expect.stringContaining('Microsoft Authenticator'),
+      expect.stringContaining('Password'),
     ]);
+    expect(methods[0]).toHaveTextContent('Pixel 9');
+    // The preflight, with its sources and dates.
+    const pre = await screen.findByTestId('preflight');
+    expect(pre).toHaveTextContent('Can app passwords work for you?');
+    expect(screen.getByTestId('preflight-unknown')).toHaveTextContent('Ask IT');
+    expect(screen.getByTestId('preflight-protocol')).toHaveTextContent(
+      'Exchange Online IMAP: no longer accepts passwords since 2022-10-01',
+    );
+    expect(screen.getByTestId('preflight-protocol')).toHaveTextContent('Source: learn.microsoft.com, checked 2026-11-25');
     expect(screen.queryByTestId('mfa-steps')).toBeNull();
     await user.click(screen.getByTestId('mfa-continue'));
     expect(onDone).toHaveBeenCalled();
@@ -68,10 +111,9 @@ describe('MFA screen', () => {
     const { onSignIn, user } = setup(() =>
       overview({
         account: null,
-        strong_registered: null,
-        methods: [],
+        status: null,
         security_info_url: 'https://mysignins.microsoft.com/security-info',
-        live_problem: { code: 'SignInRequired', message: 'Sign in with your work account.' },
+        problem: { code: 'SignInRequired', message: 'Sign in with your work account.' },
       }),
     );
     expect(await screen.findByTestId('mfa-headline')).toHaveTextContent('Not signed in');
@@ -80,6 +122,27 @@ describe('MFA screen', () => {
       'https://mysignins.microsoft.com/security-info',
     );
     await user.click(screen.getByTestId('mfa-signin'));
+    expect(onSignIn).toHaveBeenCalled();
+  });
+
+  it('guided mode (Graph refused): says why, and guides', async () => {
+    setup(() =>
+      overview({
+        status: live('unknown', [], {
+          guided: { code: 'GraphAccessDenied', message: 'apppass may not read your methods. Ask IT to grant consent.' },
+        }),
+      }),
+    );
+    expect(await screen.findByTestId('mfa-headline')).toHaveTextContent('MFA status not confirmed');
+    expect(screen.getByTestId('mfa-live-problem')).toHaveTextContent('GraphAccessDenied');
+    expect(screen.getByTestId('mfa-steps')).toBeInTheDocument();
+  });
+
+  it('a sign-in that ended offers to sign in again', async () => {
+    const { onSignIn, user } = setup(() =>
+      overview({ status: null, problem: { code: 'SignInRequired', message: 'Sign in again.' } }),
+    );
+    await user.click(await screen.findByTestId('mfa-signin-again'));
     expect(onSignIn).toHaveBeenCalled();
   });
 

@@ -8,8 +8,11 @@ import type { Copied } from './bindings/Copied';
 import type { Entry } from './bindings/Entry';
 import type { Failure } from './bindings/Failure';
 import type { HealthReport } from './bindings/HealthReport';
-import type { MfaMethod } from './bindings/MfaMethod';
+import type { Method } from './bindings/Method';
 import type { MfaOverview } from './bindings/MfaOverview';
+import type { MfaStatus } from './bindings/MfaStatus';
+import type { Preflight } from './bindings/Preflight';
+import type { ProtocolStatus } from './bindings/ProtocolStatus';
 import type { NewEntry } from './bindings/NewEntry';
 import type { Provider } from './bindings/Provider';
 import type { Removed } from './bindings/Removed';
@@ -30,9 +33,12 @@ export type {
   Entry,
   Failure,
   HealthReport,
-  MfaMethod,
+  Method,
   MfaOverview,
+  MfaStatus,
   NewEntry,
+  Preflight,
+  ProtocolStatus,
   Provider,
   Removed,
   Revealed,
@@ -72,6 +78,7 @@ export interface Commands {
   account_get: [Record<string, never>, Account | null];
   signout: [Record<string, never>, SignedOut];
   mfa_status: [Record<string, never>, MfaOverview];
+  preflight: [Record<string, never>, Preflight];
   security_info_open: [Record<string, never>, string];
 }
 
@@ -143,5 +150,6 @@ export const api = {
   account: () => call('account_get', none),
   signout: () => call('signout', none),
   mfaStatus: () => call('mfa_status', none),
+  preflight: () => call('preflight', none),
   openSecurityInfo: () => call('security_info_open', none),
 };
