@@ -245,7 +245,7 @@ pub enum MfaAction {
     Status {
         #[command(flatten)]
         json: JsonFlag,
-        /// Microsoft Graph's address (default https://graph.microsoft.com)
+        /// Microsoft Graph's address (default: the Graph of the cloud you signed in to)
         #[arg(long, value_name = "URL")]
         graph_url: Option<String>,
     },

@@ -41,19 +41,19 @@ struct Report<'a> {
 
 pub fn status(profile: &Profile, json: bool, graph_url: Option<String>) -> Result<u8, Failure> {
     // Nobody signed in: say so without touching the keyring or the network.
-    if load_account(profile)?.is_none() {
+    let Some(account) = load_account(profile)? else {
         return Err(Failure::new(
             Code::SignInRequired,
             "Not signed in with a work account, so apppass cannot check your MFA status. Sign in with `apppass login` (or `apppass login --device-code`).",
         ));
-    }
+    };
     let settings = Settings::load(profile)?;
     let store = open_store(profile, &settings, &mut input::passphrase)?;
     let deps = Deps::system()?;
     let signin = SignIn::new(profile.clone(), Arc::from(store), deps.clone());
     let config = match graph_url {
         Some(url) => GraphConfig::with_base_url(url),
-        None => GraphConfig::default(),
+        None => GraphConfig::for_authority(&account.authority),
     };
     let (status, preflight) = block_on(async {
         let status = graph::mfa_status(&signin, &config, &deps).await?;
@@ -66,8 +66,7 @@ pub fn status(profile: &Profile, json: bool, graph_url: Option<String>) -> Resul
             preflight: &preflight,
         })?;
     } else {
-        let tenant = signin.account()?.and_then(|a| a.tenant_id);
-        out(&text(&status, &preflight, tenant.as_deref()))?;
+        out(&text(&status, &preflight, account.tenant_id.as_deref()))?;
     }
     Ok(exit::OK)
 }

@@ -51,12 +51,42 @@ impl Default for GraphConfig {
     }
 }
 
+/// Sign-in host → Graph root, per national cloud (providers.md §3.1, from Graph's
+/// `concepts/deployments.md`; tokens are not interchangeable between clouds). US Government L5
+/// (DoD, `https://dod-graph.microsoft.us`) shares its sign-in host with L4 and needs the Graph
+/// address set explicitly.
+const GRAPH_ROOTS: [(&str, &str); 3] = [
+    ("login.microsoftonline.us", "https://graph.microsoft.us"),
+    (
+        "login.partner.microsoftonline.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+    ),
+    (
+        "login.chinacloudapi.cn",
+        "https://microsoftgraph.chinacloudapi.cn",
+    ),
+];
+
 impl GraphConfig {
     pub fn with_base_url(base_url: impl Into<String>) -> Self {
         GraphConfig {
             base_url: base_url.into(),
             ..GraphConfig::default()
         }
+    }
+
+    /// The Graph of the cloud the account signed in to (its authority's host); global Graph for
+    /// any other authority.
+    pub fn for_authority(authority: &str) -> Self {
+        let host = url::Url::parse(authority)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        let root = GRAPH_ROOTS
+            .iter()
+            .find(|(login, _)| host.as_deref() == Some(*login))
+            .map(|(_, graph)| *graph)
+            .unwrap_or(DEFAULT_BASE_URL);
+        GraphConfig::with_base_url(root)
     }
 
     /// The back-off before attempt `attempt + 1` (attempt counts from 1) without `Retry-After`.
@@ -402,6 +432,28 @@ pub(crate) mod tests {
         );
         for bad in ["", "-1", "soon", "1.2.3", "1e3", "NaN"] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn graph_follows_the_accounts_cloud() {
+        for (authority, graph) in [
+            (
+                "https://login.microsoftonline.com/organizations/v2.0",
+                "https://graph.microsoft.com",
+            ),
+            (
+                "https://login.microsoftonline.us/contoso.onmicrosoft.us/v2.0",
+                "https://graph.microsoft.us",
+            ),
+            (
+                "https://login.partner.microsoftonline.cn/organizations/v2.0",
+                "https://microsoftgraph.chinacloudapi.cn",
+            ),
+            ("http://127.0.0.1:4000", "https://graph.microsoft.com"),
+            ("not a url", "https://graph.microsoft.com"),
+        ] {
+            assert_eq!(GraphConfig::for_authority(authority).base_url, graph);
         }
     }
 
