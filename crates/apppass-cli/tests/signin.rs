@@ -360,6 +360,57 @@ fn login_with_a_code_prints_the_code_first_as_json() {
     assert_eq!(signin_ids(&h), Vec::<String>::new());
 }
 
+// ---- refusals and failures, each with its exit status -------------------------------------------
+
+#[test]
+fn declined_expired_and_unreachable_sign_ins_exit_with_their_status() {
+    if !keyring("declined_expired_and_unreachable_sign_ins_exit_with_their_status") {
+        return;
+    }
+    let p = provider();
+    let h = Home::new();
+    write_settings(&h, &p.issuer);
+
+    // The user presses Cancel on the provider's consent page: access_denied, SignInDenied (13).
+    let mut login = apppass(&h, &["login"]);
+    login.env("BROWSER", format!("{} --deny", browser()));
+    let out = output_within(login, Duration::from_secs(90));
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(13), "{stderr}");
+    // (The scripted browser's page may follow apppass's line: it shares the stream.)
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("apppass: The sign-in was declined")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("code SignInDenied"),
+        "the tab was told: {stderr}"
+    );
+
+    // A code nobody enters (the harness's apppass-short codes live 2 s): SignInTimedOut (13).
+    let out = output_within(
+        apppass(
+            &h,
+            &["login", "--device-code", "--client-id", "apppass-short"],
+        ),
+        Duration::from_secs(90),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(13), "{stderr}");
+    assert!(stderr.contains("expired"), "{stderr}");
+
+    // Nothing listens at the authority: Offline (18), before any browser is opened.
+    let marker = h.path().join("browser-was-opened");
+    let mut login = apppass(&h, &["login", "--authority", "http://127.0.0.1:9"]);
+    login.env("BROWSER", format!("touch {}", marker.display()));
+    let line = one_line_failure(&output_within(login, Duration::from_secs(90)), 18);
+    assert!(line.contains("127.0.0.1"), "{line}");
+    assert!(!marker.exists());
+    assert!(!h.path().join("signin.json").exists());
+}
+
 // ---- cancel ------------------------------------------------------------------------------------
 
 #[test]
