@@ -37,6 +37,8 @@ pub struct GraphConfig {
     /// A `Retry-After` longer than this is not waited for: the call fails with
     /// `ServiceUnavailable`, naming the wait.
     pub max_retry_after: Duration,
+    /// All waits of one request together stay under this: a person is waiting.
+    pub max_total_wait: Duration,
 }
 
 impl Default for GraphConfig {
@@ -46,7 +48,8 @@ impl Default for GraphConfig {
             max_attempts: 5,
             first_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(120),
+            max_retry_after: Duration::from_secs(60),
+            max_total_wait: Duration::from_secs(90),
         }
     }
 }
@@ -180,6 +183,7 @@ impl<'a> GraphClient<'a> {
         let mut token = self.tokens.token().await?;
         let mut refreshed = false;
         let mut attempt: u32 = 0;
+        let mut waited = Duration::ZERO;
         loop {
             attempt += 1;
             let request = http::Request::get(&url)
@@ -233,6 +237,10 @@ impl<'a> GraphClient<'a> {
                         return Err(unavailable(status, code, None));
                     }
                     let wait = wait.unwrap_or_else(|| self.config.backoff(attempt));
+                    if waited + wait > self.config.max_total_wait {
+                        return Err(unavailable(status, code, None));
+                    }
+                    waited += wait;
                     self.deps.sleep.sleep(wait).await;
                 }
                 _ => {
@@ -526,6 +534,16 @@ pub(crate) mod tests {
         assert_eq!(f.code, Code::ServiceUnavailable);
         assert!(f.message.contains("3600 seconds"), "{}", f.message);
         assert!(waits.is_empty());
+    }
+
+    #[tokio::test]
+    async fn waits_stay_within_the_total_budget() {
+        let busy = || Ok(answer(429, &[("retry-after", "50")], THROTTLED));
+        let (r, waits, seen) = run(vec![busy(), busy(), busy()]).await;
+        assert_eq!(r.unwrap_err().code, Code::ServiceUnavailable);
+        // 50 s once; another 50 s would pass the 90 s budget.
+        assert_eq!(waits, [Duration::from_secs(50)]);
+        assert_eq!(seen.len(), 2);
     }
 
     #[tokio::test]
