@@ -491,8 +491,11 @@ fn show_settings(profile: &Profile, json: bool) -> Result<u8, Failure> {
         ("rotation_days", settings.rotation_days.to_string()),
         ("store", settings.store.as_str().to_string()),
     ];
+    let signin = crate::signin::settings_rows(&settings);
     out(&rows
         .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .chain(signin)
         .map(|(k, v)| format!("{k:<25}{v}\n"))
         .collect::<String>())?;
     Ok(exit::OK)

@@ -66,6 +66,56 @@ fn config(profile: &Profile, args: &LoginArgs) -> Result<(SignInConfig, Settings
     Ok((config, settings))
 }
 
+/// The sign-in settings in force (settings.toml under the administrator's policy), as rows for
+/// `apppass settings`; a field the policy fixes names its file.
+pub fn settings_rows(settings: &Settings) -> Vec<(String, String)> {
+    let resolved = Policy::load_effective().and_then(|policy| {
+        let config = resolve_signin(settings, policy.as_ref(), &SignInSettings::default())?;
+        Ok((config, policy))
+    });
+    let (config, policy) = match resolved {
+        Ok(found) => found,
+        Err(f) => return vec![("signin".to_string(), format!("unusable: {}", f.message))],
+    };
+    let fixed = |fields: &[&str]| -> String {
+        match (
+            &policy,
+            fields
+                .iter()
+                .find(|f| config.locked.iter().any(|l| l == *f)),
+        ) {
+            (Some(p), Some(field)) => format!(" (fixed by {})", p.path_of(field).display()),
+            _ => String::new(),
+        }
+    };
+    vec![
+        (
+            "signin.authority".to_string(),
+            config.authority.clone() + &fixed(&["authority", "tenant", "cloud"]),
+        ),
+        (
+            "signin.client_id".to_string(),
+            match &config.client_id {
+                Some(id) => id.clone() + &fixed(&["client_id"]),
+                None => "none: IT must register apppass (see README)".to_string(),
+            },
+        ),
+        (
+            "signin.scopes".to_string(),
+            config.scopes.join(" ") + &fixed(&["scopes"]),
+        ),
+        (
+            "signin.redirect".to_string(),
+            match config.redirect {
+                RedirectForm::LoopbackIp => "loopback_ip (http://127.0.0.1:PORT/)",
+                RedirectForm::Localhost => "localhost (http://localhost:PORT/)",
+            }
+            .to_string()
+                + &fixed(&["redirect"]),
+        ),
+    ]
+}
+
 /// The profile's secret store, for the refresh token (the file store asks for its passphrase).
 fn signin_for(profile: &Profile, settings: &Settings) -> Result<SignIn, Failure> {
     let store = open_store(profile, settings, &mut input::passphrase)?;

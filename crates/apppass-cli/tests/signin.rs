@@ -552,6 +552,48 @@ fn a_setting_fixed_by_the_policy_cannot_be_overridden() {
 }
 
 #[test]
+fn settings_show_the_sign_in_in_force_and_what_the_policy_fixes() {
+    let h = Home::new();
+    let out = output_within(
+        apppass_no_keyring(&h, &["settings"]),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("https://login.microsoftonline.com/organizations/v2.0")
+            && shown.contains("none: IT must register apppass"),
+        "{shown}"
+    );
+    std::fs::write(
+        h.path().join("settings.toml"),
+        "[signin]\nclient_id = \"mine\"\n",
+    )
+    .unwrap();
+    let policy = h.path().join("policy.toml");
+    std::fs::write(&policy, "[signin]\ntenant = \"contoso.example\"\n").unwrap();
+    let mut settings = apppass_no_keyring(&h, &["settings"]);
+    settings.env("APPPASS_EXTRA_POLICY", &policy);
+    let out = output_within(settings, Duration::from_secs(30));
+    let shown = text(&out.stdout);
+    let line = |key: &str| {
+        shown
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key} missing: {shown}"))
+            .to_string()
+    };
+    assert_eq!(
+        line("signin.authority"),
+        format!(
+            "signin.authority         https://login.microsoftonline.com/contoso.example/v2.0 (fixed by {})",
+            policy.display()
+        )
+    );
+    assert_eq!(line("signin.client_id"), "signin.client_id         mine");
+}
+
+#[test]
 fn whoami_when_nobody_signed_in_needs_no_keyring() {
     let h = Home::new();
     let out = output_within(apppass_no_keyring(&h, &["whoami"]), Duration::from_secs(30));
