@@ -138,6 +138,10 @@ pub fn login(profile: &Profile, args: LoginArgs) -> Result<u8, Failure> {
         let show = move |code: &DeviceCode| show_code(code, json);
         block_on(signin.sign_in_with_code(&config, &show, &cancel))??
     } else {
+        if config.is_microsoft() && config.redirect == RedirectForm::LoopbackIp {
+            // The portal registers http://localhost; http://127.0.0.1 only through the manifest.
+            note("If the browser shows AADSTS50011 (redirect URI mismatch), your organisation registered http://localhost: press Ctrl+C and run `apppass login --redirect localhost`, or ask IT to set redirect = \"localhost\" in the apppass policy.");
+        }
         block_on(signin.sign_in_with_browser(&config, &open_browser, &cancel))??
     };
     if json {

@@ -594,6 +594,45 @@ fn settings_show_the_sign_in_in_force_and_what_the_policy_fixes() {
 }
 
 #[test]
+fn whoami_shows_an_ended_sign_in_and_exits_12() {
+    let h = Home::new();
+    // What apppass-core writes when the provider refused the refresh token (invalid_grant).
+    std::fs::write(
+        h.path().join("signin.json"),
+        serde_json::json!({
+            "username": "bob@contoso.example", "email": "bob@contoso.example", "name": "Bob",
+            "issuer": "https://login.microsoftonline.com/t/v2.0", "tenant_id": "t",
+            "object_id": "o", "subject": "s",
+            "authority": "https://login.microsoftonline.com/t/v2.0", "client_id": "c",
+            "scopes": ["openid"], "amr": ["pwd"], "mfa_used": false, "method": "device_code",
+            "signed_in_at": 1_764_000_000, "id_token_expires_at": 1_764_003_600,
+            "state": "sign_in_required", "account_key": "0123456789abcdef"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = output_within(apppass_no_keyring(&h, &["whoami"]), Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(12));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("username:  bob@contoso.example")
+            && shown.contains("tenant:    t")
+            && shown.contains("not used at this sign-in (amr: pwd)")
+            && shown.contains("with a code")
+            && shown.contains("ended: sign in again"),
+        "{shown}"
+    );
+    assert!(text(&out.stderr).contains("apppass login"));
+    let out = output_within(
+        apppass_no_keyring(&h, &["whoami", "--json"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(12));
+    let me: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(me["state"], "sign_in_required");
+}
+
+#[test]
 fn whoami_when_nobody_signed_in_needs_no_keyring() {
     let h = Home::new();
     let out = output_within(apppass_no_keyring(&h, &["whoami"]), Duration::from_secs(30));
