@@ -130,7 +130,12 @@ pub fn login(profile: &Profile, args: LoginArgs) -> Result<u8, Failure> {
     let (config, settings) = config(profile, &args)?;
     // Before the keyring or the network: without a client ID nothing else can work.
     config.require_client_id()?;
-    let signin = signin_for(profile, &settings)?;
+    let store = open_store(profile, &settings, &mut input::passphrase)?;
+    // A locked or unreachable keyring fails now, not after the person has signed in.
+    store
+        .probe(&profile.namespace)
+        .map_err(|e| e.to_failure())?;
+    let signin = SignIn::new(profile.clone(), Arc::from(store), Deps::system()?);
     let cancel = Cancellation::new();
     let _ctrl_c = CtrlC::watch(&cancel);
     let json = args.json;

@@ -411,6 +411,39 @@ fn declined_expired_and_unreachable_sign_ins_exit_with_their_status() {
     assert!(!h.path().join("signin.json").exists());
 }
 
+#[test]
+fn a_locked_keyring_fails_before_the_browser_opens() {
+    if !keyring("a_locked_keyring_fails_before_the_browser_opens") {
+        return;
+    }
+    let h = Home::new();
+    let marker = h.path().join("browser-was-opened");
+    // A keyring of its own, started locked (the other tests' keyring stays unlocked).
+    let out = Command::new(repo_root().join("scripts/with-keyring.sh"))
+        .args(["--locked", "bash", "-c"])
+        .arg(format!(
+            "'{BIN}' login --authority http://127.0.0.1:9 --client-id x 2>login.err; echo \"login=$?\"; cat login.err; rm -f login.err"
+        ))
+        .env("APPPASS_HOME", h.path())
+        .env("BROWSER", format!("touch {}", marker.display()))
+        .env_remove("APPPASS_EXTRA_POLICY")
+        .current_dir(h.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = text(&out.stdout);
+    assert!(
+        shown.lines().any(|l| l == "login=5"),
+        "{shown}{}",
+        text(&out.stderr)
+    );
+    assert!(
+        shown.contains("apppass: The OS keyring is locked"),
+        "{shown}"
+    );
+    assert!(!marker.exists(), "no browser with a locked keyring");
+}
+
 // ---- cancel ------------------------------------------------------------------------------------
 
 #[test]
