@@ -14,7 +14,7 @@
 //! cloud = "global"                      # "us_government", "china"
 //! # authority = "https://idp.example.com/realms/staff"   # any OpenID issuer instead
 //! # scopes = ["User.Read", "UserAuthenticationMethod.Read"]
-//! # redirect = "localhost"              # "loopback_ip" (http://127.0.0.1:PORT, the default)
+//! # redirect = "localhost"              # or "loopback_ip" (http://127.0.0.1:PORT); default: localhost for Microsoft, loopback_ip otherwise
 //! ```
 //!
 //! No client ID is built in: apppass never borrows another application's registration.
@@ -58,10 +58,11 @@ impl Cloud {
 #[ts(export)]
 pub enum RedirectForm {
     /// `http://127.0.0.1:PORT/` (RFC 8252 §7.3; Entra needs it added through the manifest).
+    /// The default for non-Microsoft issuers.
     #[default]
     LoopbackIp,
     /// `http://localhost:PORT/` (Entra's portal form; Entra ignores the port). The listener is still
-    /// bound to 127.0.0.1 only.
+    /// bound to 127.0.0.1 only. The default for Microsoft authorities.
     Localhost,
 }
 
@@ -349,6 +350,29 @@ mod tests {
         assert!(missing.message.contains("IT"), "{}", missing.message);
         assert!(config.scopes.iter().any(|s| s == "offline_access"));
         assert!(config.scopes.iter().any(|s| s == "User.Read"));
+        // Entra's portal can only register http://localhost.
+        assert_eq!(config.redirect, RedirectForm::Localhost);
+    }
+
+    #[test]
+    fn other_issuers_default_to_the_loopback_ip_and_the_setting_wins() {
+        let other = SignInSettings {
+            authority: Some("https://id.example.org".into()),
+            ..Default::default()
+        };
+        let config = resolve_signin(
+            &settings_with(other.clone()),
+            None,
+            &SignInSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(config.redirect, RedirectForm::LoopbackIp);
+        let chosen = SignInSettings {
+            redirect: Some(RedirectForm::LoopbackIp),
+            ..Default::default()
+        };
+        let config = resolve_signin(&Settings::default(), None, &chosen).unwrap();
+        assert_eq!(config.redirect, RedirectForm::LoopbackIp);
     }
 
     #[test]

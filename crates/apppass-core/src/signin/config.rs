@@ -98,11 +98,19 @@ impl SignInConfig {
             .as_ref()
             .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty());
+        let microsoft = is_microsoft(&authority);
         Ok(SignInConfig {
             authority,
             client_id,
             scopes,
-            redirect: s.redirect.unwrap_or_default(),
+            // Entra's portal registers only `http://localhost` (it ignores the port); a
+            // `127.0.0.1` redirect needs a manifest edit (providers.md §3.2). So Microsoft
+            // authorities default to the localhost form, others to the loopback IP (RFC 8252).
+            redirect: s.redirect.unwrap_or(if microsoft {
+                RedirectForm::Localhost
+            } else {
+                RedirectForm::LoopbackIp
+            }),
             locked,
             policy_path,
             browser_timeout_seconds: BROWSER_TIMEOUT.as_secs(),
