@@ -13,13 +13,21 @@ cd "$APPPASS_ROOT"
 ensure_cargo_on_path
 
 if [ "${APPPASS_TEST_SECRET_SERVICE:-}" != unlocked ]; then
-    [ -f ui/dist/index.html ] || { say "building the UI (ui/dist is missing)"; (cd ui && npm run build); }
+    if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html -newer ui/dist/index.html -print -quit)" ]; then
+        say "building the UI (ui/dist is missing or older than ui/src)"
+        (cd ui && npm run build)
+    fi
     say "building the app and the CLI (debug)"
     cargo build -q -p apppass-app -p apppass-cli
     e2e="$APPPASS_ROOT/tests/e2e"
     if [ ! -f "$e2e/node_modules/.package-lock.json" ] || [ "$e2e/package-lock.json" -nt "$e2e/node_modules/.package-lock.json" ]; then
         say "npm ci in tests/e2e"
         (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    # The sign-in test starts the real test OpenID provider (and the Graph emulator, stdlib only).
+    if [ ! -d tests/harness/oidc/node_modules/oidc-provider ]; then
+        say "npm ci in tests/harness/oidc"
+        (cd tests/harness/oidc && npm ci --no-audit --no-fund --loglevel=error </dev/null)
     fi
     command -v tauri-driver >/dev/null || die "tauri-driver is missing: run scripts/setup.sh --test"
     command -v xvfb-run >/dev/null || die "xvfb-run is missing: run scripts/setup.sh --test"

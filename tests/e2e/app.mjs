@@ -35,15 +35,18 @@ async function waitForPort(port, ms) {
   throw new Error(`tauri-driver did not listen on ${port} within ${ms} ms`);
 }
 
-/** Starts the app. `settings` is written to settings.toml first (TOML text). */
-export async function launch({ settings = '' } = {}) {
+/**
+ * Starts the app. `settings` is written to settings.toml first (TOML text); `env` is added to the
+ * app's environment.
+ */
+export async function launch({ settings = '', env = {} } = {}) {
   if (!APP) throw new Error('APPPASS_APP_BIN is not set: run the tests through scripts/e2e.sh');
   const home = mkdtempSync(join(tmpdir(), 'apppass-e2e-'));
   if (settings) writeFileSync(join(home, 'settings.toml'), settings);
   const port = await freePort();
   const nativePort = await freePort();
   const driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
-    env: { ...process.env, APPPASS_HOME: home },
+    env: { ...process.env, ...env, APPPASS_HOME: home },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let driverLog = '';
