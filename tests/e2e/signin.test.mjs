@@ -186,6 +186,8 @@ test('sign-in with a code: code, address and QR code; approved on the provider; 
     assert.match(await textOf(app, 'preflight-protocols'), /IMAP/);
     await assertNoTokenInPage(app);
     screenshot(join(shots, 'apppass-e2e-mfa-on.png'));
+    await (await $(app, 'preflight-protocols')).scrollIntoView();
+    screenshot(join(shots, 'apppass-e2e-preflight.png'));
 
     await (await $(app, 'mfa-continue')).click();
     await (await $(app, 'empty-state')).waitForDisplayed({ timeout: 10_000 });

@@ -170,6 +170,14 @@ describe('sign-in screen', () => {
     expect(backend.called('signin_status')).toHaveLength(polls);
   });
 
+  it('a sign-in that ended says so and offers both methods again', async () => {
+    backendWith(configured, { ...idle, phase: 'signed_in', account: { ...ann, state: 'sign_in_required' } });
+    render(SignIn);
+    expect(await screen.findByTestId('signin-expired')).toHaveTextContent('Sign in again');
+    expect(screen.getByTestId('signin-browser')).toBeInTheDocument();
+    expect(screen.getByTestId('signin-code')).toBeInTheDocument();
+  });
+
   it('signs out', async () => {
     const backend = backendWith(configured, { ...idle, phase: 'signed_in', account: ann });
     backend.on('signout', () => {
