@@ -108,6 +108,23 @@ impl StoreOpener for TestStores {
     }
 }
 
+/// No OS keyring at all, as on a machine without a Secret Service.
+struct NoKeyring;
+
+impl StoreOpener for NoKeyring {
+    fn open(
+        &self,
+        _: &Profile,
+        _: &Settings,
+        _: Option<&Secret>,
+    ) -> Result<Box<dyn SecretStore>, Failure> {
+        Err(Failure::new(
+            apppass_core::Code::KeyringUnavailable,
+            "No OS keyring could be reached (test).",
+        ))
+    }
+}
+
 struct NoClipboard;
 
 impl Clipboard for NoClipboard {
@@ -166,6 +183,15 @@ fn start_with(settings: &str, policy: Option<&str>) -> TestApp {
 
 /// `scenario`: the Graph emulator's scenario for this app's MFA checks.
 fn start_full(settings: &str, policy: Option<&str>, scenario: Option<&str>) -> TestApp {
+    start_with_stores(settings, policy, scenario, Box::new(TestStores))
+}
+
+fn start_with_stores(
+    settings: &str,
+    policy: Option<&str>,
+    scenario: Option<&str>,
+    stores: Box<dyn StoreOpener>,
+) -> TestApp {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join("settings.toml"), settings).unwrap();
     let policy_path = home.path().join("policy.toml");
@@ -175,7 +201,7 @@ fn start_full(settings: &str, policy: Option<&str>, scenario: Option<&str>) -> T
     let browser = Arc::new(ScriptedBrowser::default());
     let state = AppState::new(
         Profile::isolated(home.path()),
-        Box::new(TestStores),
+        stores,
         Arc::new(NoClipboard),
     )
     .with_browser(browser.clone())
@@ -537,4 +563,19 @@ fn mfa_status_without_a_strong_method_and_in_guided_mode() {
     let mfa = forbidden.ok("mfa_status");
     assert_eq!(mfa["status"]["state"], "unknown", "{mfa}");
     assert_eq!(mfa["status"]["guided"]["code"], "GraphAccessDenied");
+}
+
+#[test]
+fn without_a_keyring_the_sign_in_says_so_before_sending_anyone_to_the_browser() {
+    let app = start_with_stores(&test_provider_settings(), None, None, Box::new(NoKeyring));
+    assert_eq!(
+        app.fails("signin_browser_start", json!({})),
+        "KeyringUnavailable"
+    );
+    assert_eq!(
+        app.fails("signin_code_start", json!({})),
+        "KeyringUnavailable"
+    );
+    assert!(app.browser.opened.lock().unwrap().is_empty());
+    assert_eq!(app.ok("signin_status")["phase"], "idle");
 }

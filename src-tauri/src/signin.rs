@@ -164,6 +164,17 @@ pub fn progress(state: &AppState) -> Result<SignInProgress, Failure> {
     })
 }
 
+/// The store the sign-in keeps its refresh token in must answer before the user is sent to sign
+/// in: a missing or locked keyring (or a locked encrypted file) is reported now, not after.
+fn check_store(state: &AppState) -> Result<(), Failure> {
+    state.with_vault(|vault| {
+        vault
+            .store()
+            .probe(&vault.profile().namespace)
+            .map_err(|e| e.to_failure())
+    })
+}
+
 /// Starts a new task (cancelling one that runs): its generation and cancellation.
 fn begin(state: &AppState, phase: SignInPhase) -> (u64, Cancellation) {
     let mut task = lock(&state.task);
@@ -222,6 +233,7 @@ pub async fn start_browser(
 ) -> Result<SignInProgress, Failure> {
     let config = config(state)?;
     config.require_client_id()?;
+    check_store(state)?;
     let signin = state.signin()?;
     let (generation, cancel) = begin(state, SignInPhase::WaitingForBrowser);
     let pending = match signin.begin_browser(&config).await {
@@ -253,6 +265,7 @@ pub async fn start_browser(
 pub async fn start_code(state: &AppState) -> Result<SignInProgress, Failure> {
     let config = config(state)?;
     config.require_client_id()?;
+    check_store(state)?;
     let signin = state.signin()?;
     let (generation, cancel) = begin(state, SignInPhase::WaitingForCode);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
