@@ -170,6 +170,7 @@ describe('MFA screen', () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(backend.called('mfa_status')).toHaveLength(2);
     expect(screen.getByTestId('mfa-last-checked')).toHaveTextContent('2 checks');
+    expect(screen.getByTestId('mfa-next-in')).toHaveTextContent(/^(10|9)$/);
 
     await vi.advanceTimersByTimeAsync(9_800);
     expect(backend.called('mfa_status')).toHaveLength(2);
