@@ -189,8 +189,9 @@ test('sign-in with a code: code, address and QR code; approved on the provider; 
     await (await $(app, 'preflight-protocols')).scrollIntoView();
     screenshot(join(shots, 'apppass-e2e-preflight.png'));
 
+    // On to app passwords: the add form.
     await (await $(app, 'mfa-continue')).click();
-    await (await $(app, 'empty-state')).waitForDisplayed({ timeout: 10_000 });
+    await (await $(app, 'add-name')).waitForDisplayed({ timeout: 10_000 });
   } finally {
     await app.close();
   }
