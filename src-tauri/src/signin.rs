@@ -422,18 +422,7 @@ pub fn graph_config(state: &AppState) -> GraphConfig {
         .map(|a| a.authority)
         .or_else(|| config(state).ok().map(|c| c.authority))
         .unwrap_or_default();
-    let host = authority
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or("");
-    GraphConfig::with_base_url(match host {
-        "login.microsoftonline.us" => "https://graph.microsoft.us",
-        "login.partner.microsoftonline.cn" | "login.chinacloudapi.cn" => {
-            "https://microsoftgraph.chinacloudapi.cn"
-        }
-        _ => apppass_core::graph::DEFAULT_BASE_URL,
-    })
+    GraphConfig::for_authority(&authority)
 }
 
 /// What the MFA screen shows: the live status from Graph when signed in (guided mode when Graph
