@@ -15,6 +15,8 @@ if (process.env.APPPASS_E2E_OPENED) appendFileSync(process.env.APPPASS_E2E_OPENE
 const issuer = process.env.APPPASS_E2E_ISSUER;
 if (issuer && url.startsWith(`${issuer}/`)) {
   const walker = join(dirname(fileURLToPath(import.meta.url)), '..', 'harness', 'oidc', 'browser.mjs');
-  const r = spawnSync(process.execPath, [walker, url], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // APPPASS_E2E_DENY=1: the person presses Cancel on the consent page.
+  const deny = process.env.APPPASS_E2E_DENY === '1' ? ['--deny'] : [];
+  const r = spawnSync(process.execPath, [walker, ...deny, url], { stdio: ['ignore', 'ignore', 'inherit'] });
   process.exit(r.status ?? 1);
 }

@@ -46,7 +46,7 @@ after(() => {
 });
 
 /** The app, signed in to the test provider; `scenario` is the Graph emulator's for its MFA checks. */
-async function launchSignedOut({ scenario, user = 'ann@example.test', password = 'ann-test-password' }) {
+async function launchSignedOut({ scenario, user = 'ann@example.test', password = 'ann-test-password', deny = false }) {
   const opened = join(mkdtempSync(join(tmpdir(), 'apppass-e2e-browser-')), 'opened.txt');
   const issuer = oidc.info.issuer;
   const app = await launch({
@@ -57,6 +57,7 @@ async function launchSignedOut({ scenario, user = 'ann@example.test', password =
       APPPASS_E2E_OPENED: opened,
       APPPASS_TEST_USER: user,
       APPPASS_TEST_PASSWORD: password,
+      APPPASS_E2E_DENY: deny ? '1' : '0',
       APPPASS_GRAPH_URL: `${graph.info.base}/s/${scenario}/e2e-${process.pid}-${Date.now()}`,
     },
   });
@@ -192,6 +193,22 @@ test('sign-in with a code: code, address and QR code; approved on the provider; 
     // On to app passwords: the add form.
     await (await $(app, 'mfa-continue')).click();
     await (await $(app, 'add-name')).waitForDisplayed({ timeout: 10_000 });
+  } finally {
+    await app.close();
+  }
+});
+
+test('consent declined on the provider: the failure by its code, with the next step; try again', async () => {
+  const app = await launchSignedOut({ scenario: 'none', deny: true });
+  try {
+    await (await $(app, 'nav-account')).click();
+    await (await $(app, 'signin-browser')).click();
+    const error = await waitForText(app, 'signin-error', /declined/);
+    assert.match(error, /Sign in again/);
+    assert.match(error, /SignInDenied/);
+    // Both methods are offered again.
+    assert.ok(await (await $(app, 'signin-browser')).isDisplayed());
+    screenshot(join(shots, 'apppass-e2e-signin-denied.png'));
   } finally {
     await app.close();
   }
