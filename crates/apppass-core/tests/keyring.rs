@@ -14,11 +14,11 @@ use apppass_core::vault::store::{KeyringStore, SecretStore};
 use apppass_core::vault::{Access, EntryKind, NewEntry, Vault};
 use apppass_core::{Code, Secret};
 
+mod support;
+use support::keyring::{files_containing, secret_tool_item};
+
 fn keyring_available() -> bool {
-    let ready = std::env::var("APPPASS_TEST_SECRET_SERVICE").as_deref() == Ok("unlocked");
-    if !ready && std::env::var("APPPASS_REQUIRE_KEYRING").as_deref() == Ok("1") {
-        panic!("APPPASS_REQUIRE_KEYRING=1 but no unlocked test keyring: run inside scripts/with-keyring.sh");
-    }
+    let ready = support::keyring::available();
     if !ready {
         eprintln!("skipped: no test keyring (run inside scripts/with-keyring.sh)");
     }
@@ -46,52 +46,6 @@ fn new(name: &str, provider: &str) -> NewEntry {
         notes: String::new(),
         servers: None,
     }
-}
-
-/// `secret-tool search --all service apppass username USER`: the item's label and secret.
-fn secret_tool_item(user: &str) -> Option<(String, String)> {
-    let out = Command::new("secret-tool")
-        .args([
-            "search", "--all", "--unlock", "service", "apppass", "username", user,
-        ])
-        .output()
-        .expect("secret-tool runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let label = text
-        .lines()
-        .find_map(|l| l.strip_prefix("label = "))?
-        .to_string();
-    let secret = text
-        .lines()
-        .find_map(|l| l.strip_prefix("secret = "))?
-        .to_string();
-    Some((label, secret))
-}
-
-fn files_contain(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    let mut hits = Vec::new();
-    for entry in walk(dir) {
-        let bytes = std::fs::read(&entry).unwrap_or_default();
-        let hay = String::from_utf8_lossy(&bytes);
-        if hay.contains(needle) {
-            hits.push(entry.display().to_string());
-        }
-    }
-    hits
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]
@@ -146,7 +100,7 @@ fn real_keyring_round_trip_labels_and_no_secret_on_disk() {
 
     for needle in [canary, rotated] {
         assert_eq!(
-            files_contain(dir.path(), needle),
+            files_containing(dir.path(), needle),
             Vec::<String>::new(),
             "{needle} on disk"
         );

@@ -9,7 +9,6 @@
 mod support;
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,17 +24,10 @@ use apppass_core::signin::{
 };
 use apppass_core::vault::store::{KeyringStore, SecretKey, SecretStore, StoreResult};
 use apppass_core::{Code, Failure};
+use support::keyring::{files_containing, secret_tool_item};
 use support::oidc::{self, harness, Browser, Choice};
 
 // ---- stores -------------------------------------------------------------------------------------
-
-fn keyring_available() -> bool {
-    let ready = std::env::var("APPPASS_TEST_SECRET_SERVICE").as_deref() == Ok("unlocked");
-    if !ready && std::env::var("APPPASS_REQUIRE_KEYRING").as_deref() == Ok("1") {
-        panic!("APPPASS_REQUIRE_KEYRING=1 but no unlocked test keyring: run inside scripts/with-keyring.sh");
-    }
-    ready
-}
 
 /// An in-memory store for the tests that are about the protocol, not the keyring.
 #[derive(Default)]
@@ -79,7 +71,7 @@ impl SecretStore for Memory {
 
 /// The real keyring when there is one, else memory (see the module comment).
 fn store() -> Arc<dyn SecretStore> {
-    if keyring_available() {
+    if support::keyring::available() {
         Arc::new(KeyringStore::open().expect("Secret Service reachable"))
     } else {
         eprintln!(
@@ -146,48 +138,6 @@ async fn browser_sign_in(
     (result, page)
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
-fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
-    walk(dir)
-        .into_iter()
-        .filter(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).contains(needle))
-        .map(|p| p.display().to_string())
-        .collect()
-}
-
-/// `secret-tool search` for an item: its label and secret.
-fn secret_tool_item(user: &str) -> Option<(String, String)> {
-    let out = Command::new("secret-tool")
-        .args([
-            "search", "--all", "--unlock", "service", "apppass", "username", user,
-        ])
-        .output()
-        .expect("secret-tool runs");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let label = text
-        .lines()
-        .find_map(|l| l.strip_prefix("label = "))?
-        .to_string();
-    let secret = text
-        .lines()
-        .find_map(|l| l.strip_prefix("secret = "))?
-        .to_string();
-    Some((label, secret))
-}
-
 fn signin_ids(f: &Fixture) -> Vec<String> {
     let ns = &f.signin.profile().namespace;
     let mut ids: Vec<String> = f
@@ -236,7 +186,7 @@ async fn browser_sign_in_stores_the_refresh_token_in_the_keyring_and_nothing_on_
         signin_ids(&f),
         vec![format!("signin/{}/refresh", account.account_key)]
     );
-    if keyring_available() {
+    if support::keyring::available() {
         let user = format!(
             "{}/signin/{}/refresh",
             f.signin.profile().namespace,

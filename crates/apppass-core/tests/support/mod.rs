@@ -1,4 +1,5 @@
 //! Shared test support.
 
 pub mod graph;
+pub mod keyring;
 pub mod oidc;
