@@ -4,19 +4,14 @@
 
 #![allow(dead_code)]
 
-use std::io::BufRead;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::OnceLock;
 
-use super::oidc;
+use super::{node, oidc};
 
 pub struct Emulator {
     pub base: String,
-    _child: Mutex<Child>,
-    // Kept open: the emulator exits when the test binary exits and this pipe closes.
-    _stdin: Mutex<ChildStdin>,
+    _process: node::NodeProcess,
 }
 
 /// The emulator, started on first use (after the OpenID provider it checks tokens with).
@@ -28,40 +23,15 @@ pub fn emulator() -> &'static Emulator {
 fn start() -> Emulator {
     let issuer = oidc::harness().issuer.clone();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/harness/graph");
-    let log =
-        std::env::temp_dir().join(format!("apppass-graph-emulator-{}.log", std::process::id()));
-    let mut child = Command::new("node")
-        .arg("server.mjs")
-        .arg("--issuer")
-        .arg(&issuer)
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("emulator log file"))
-        .spawn()
-        .expect("node runs (Node.js 20+ is needed for the Graph tests)");
-    let stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = std::io::BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        let _ = tx.send(line);
-        let _ = std::io::copy(&mut reader, &mut std::io::sink());
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-    let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-        panic!(
-            "the Graph emulator did not start; its log ({}):\n{}",
-            log.display(),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        )
-    });
+    let process = node::start(
+        &dir,
+        &["--issuer", &issuer],
+        "the Graph emulator",
+        "apppass-graph-emulator",
+    );
     Emulator {
-        base: parsed["base"].as_str().unwrap().to_string(),
-        _child: Mutex::new(child),
-        _stdin: Mutex::new(stdin),
+        base: process.ready["base"].as_str().unwrap().to_string(),
+        _process: process,
     }
 }
 

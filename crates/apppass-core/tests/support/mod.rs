@@ -2,4 +2,5 @@
 
 pub mod graph;
 pub mod keyring;
+pub mod node;
 pub mod oidc;

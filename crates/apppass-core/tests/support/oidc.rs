@@ -4,10 +4,9 @@
 
 #![allow(dead_code)]
 
-use std::io::BufRead;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use super::node;
+
+use std::sync::OnceLock;
 
 pub const USER: &str = "ann@example.test";
 pub const PASSWORD: &str = "ann-test-password";
@@ -19,9 +18,7 @@ pub const SLOW_CLIENT: &str = "apppass-slow";
 pub struct Harness {
     pub issuer: String,
     pub other_issuer: String,
-    _child: Mutex<Child>,
-    // Kept open: the provider exits when the test binary exits and this pipe closes.
-    _stdin: Mutex<ChildStdin>,
+    _process: node::NodeProcess,
 }
 
 /// The provider, started on first use (ephemeral ports on 127.0.0.1).
@@ -36,39 +33,11 @@ fn start() -> Harness {
         dir.join("node_modules/oidc-provider").is_dir(),
         "the test OpenID provider is not installed: run scripts/setup.sh --test (npm ci in tests/harness/oidc)"
     );
-    let log = std::env::temp_dir().join(format!("apppass-oidc-harness-{}.log", std::process::id()));
-    let mut child = Command::new("node")
-        .arg("server.mjs")
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("harness log file"))
-        .spawn()
-        .expect("node runs (Node.js 20+ is needed for the sign-in tests)");
-    let stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = std::io::BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        let _ = tx.send(line);
-        // Keep draining, so the provider never writes into a closed pipe.
-        let _ = std::io::copy(&mut reader, &mut std::io::sink());
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-    let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-        panic!(
-            "the OpenID provider did not start; its log ({}):\n{}",
-            log.display(),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        )
-    });
+    let process = node::start(&dir, &[], "the OpenID provider", "apppass-oidc-harness");
     Harness {
-        issuer: parsed["issuer"].as_str().unwrap().to_string(),
-        other_issuer: parsed["other_issuer"].as_str().unwrap().to_string(),
-        _child: Mutex::new(child),
-        _stdin: Mutex::new(stdin),
+        issuer: process.ready["issuer"].as_str().unwrap().to_string(),
+        other_issuer: process.ready["other_issuer"].as_str().unwrap().to_string(),
+        _process: process,
     }
 }
 
