@@ -4,6 +4,8 @@
 //! "browser" is injected: it submits the provider's real login and consent pages, then delivers the
 //! redirect to the app's loopback listener. Tokens go to an in-memory store; no answer carries one.
 
+#[path = "../crates/apppass-core/tests/support/node.rs"]
+mod node;
 #[path = "../crates/apppass-core/tests/support/oidc.rs"]
 mod oidc;
 
