@@ -33,10 +33,14 @@ APT_APP=(
     dbus dbus-x11 gnome-keyring
 )
 # Tests: headless X (Xvfb, xauth for xvfb-run), WebDriver for E2E, the
-# keyring harness (secret-tool), screenshots, clicks, benchmarks, clipboard.
+# keyring harness (secret-tool), screenshots, clicks, benchmarks, clipboard;
+# Dovecot (IMAP, POP3, submission, LMTP) and legacy mail clients (msmtp, swaks)
+# for the connection tests, run as the test user on loopback ports only.
 APT_TEST=(
     xvfb xauth webkit2gtk-driver libsecret-tools
     imagemagick xdotool hyperfine xclip
+    dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd
+    msmtp swaks openssl
 )
 TAURI_DRIVER_VERSION=2.1.0
 NODE_MIN_MAJOR=20

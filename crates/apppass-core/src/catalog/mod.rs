@@ -5,6 +5,7 @@
 
 pub mod facts;
 mod format;
+pub mod servers;
 
 use std::sync::OnceLock;
 
@@ -14,6 +15,7 @@ use ts_rs::TS;
 use crate::error::{Code, Failure};
 
 pub use format::{normalise, FormatProblem, PasswordFormat};
+pub use servers::{endpoints, Endpoint, Protocol};
 
 /// Where a fact came from and when it was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
