@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Usage: tests/harness/dovecot/start.sh
+#
+# Starts a real Dovecot (Debian's dovecot-core, -imapd, -pop3d, -submissiond, -lmtpd) on
+# 127.0.0.1 with free ports, as the current user, in a fresh temporary directory; plus
+# helpers.py (the submission relay into Dovecot's LMTP, the no-STARTTLS listeners and a silent
+# one). Prints one JSON line:
+#
+#   {"host":"127.0.0.1","ca_file":…,"imap":…,"imaps":…,"pop3":…,"pop3s":…,"submission":…,
+#    "submissions":…,"plain_smtp":…,"plain_imap":…,"plain_pop3":…,"silent":…,
+#    "users":{"alice@example.test":PASSWORD,"bob@example.test":PASSWORD},
+#    "dir":…,"maildir":…,"log":…}
+#
+# imap/pop3/submission take STARTTLS, imaps/pop3s/submissions TLS from the first byte.
+# Certificates come from a CA made here with openssl (ca_file; the server certificate names
+# localhost and 127.0.0.1). The users' passwords are random for each run; only their
+# SHA512-CRYPT hashes are written (DIR/passwd). The plain listeners log the verb of each
+# command they receive to DIR/plain-{smtp,imap,pop3}.log.
+#
+# Runs until stdin closes (the Rust tests keep a pipe open: crates/apppass-core/tests/support/
+# dovecot.rs) or until it gets SIGINT/SIGTERM; then stops Dovecot and the helpers and deletes
+# the directory. The system's Dovecot service is neither needed nor touched.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+dovecot_bin=$(command -v dovecot || true)
+[ -n "$dovecot_bin" ] || { [ -x /usr/sbin/dovecot ] && dovecot_bin=/usr/sbin/dovecot; }
+for need in "$dovecot_bin" openssl python3; do
+    if [ -z "$need" ] || ! command -v "$need" >/dev/null; then
+        echo "start.sh: ${need:-dovecot} is missing: run scripts/setup.sh --test (installs dovecot-core, dovecot-imapd, dovecot-pop3d, dovecot-submissiond, dovecot-lmtpd, openssl)" >&2
+        exit 1
+    fi
+done
+for module in imap pop3 submission lmtp; do
+    if [ ! -x "/usr/lib/dovecot/$module" ]; then
+        echo "start.sh: Dovecot's $module service is not installed: run scripts/setup.sh --test" >&2
+        exit 1
+    fi
+done
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/apppass-dovecot.XXXXXX")
+chmod 755 "$dir" # Dovecot's unprivileged processes must reach it when started as root
+dovecot_pid=""
+helpers_pid=""
+cleanup() {
+    trap - EXIT INT TERM HUP
+    set +e
+    for pid in $dovecot_pid $helpers_pid; do
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    if [ -n "${APPPASS_KEEP_DOVECOT_DIR:-}" ]; then
+        echo "start.sh: kept $dir" >&2
+    else
+        rm -rf "$dir"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+fail() {
+    echo "start.sh: $*" >&2
+    [ -f "$dir/dovecot.log" ] && tail -n 40 "$dir/dovecot.log" >&2
+    exit 1
+}
+
+# --- TLS: a CA of our own and a server certificate for localhost / 127.0.0.1 -----------------
+(
+    cd "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout ca.key -out ca.pem -subj "/CN=apppass test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout server.key -out server.csr -subj "/CN=localhost"
+    printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=critical,CA:FALSE" \
+        "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile server.ext -out server.pem
+    chmod 600 ca.key server.key
+) 2>"$dir/openssl.log" || { cat "$dir/openssl.log" >&2; fail "openssl could not make the test certificates"; }
+
+# --- who runs what ----------------------------------------------------------------------------
+if [ "$(id -u)" -eq 0 ]; then
+    # Dovecot's own unprivileged users (made by the Debian package); mail belongs to nobody.
+    internal_user=dovecot internal_group=dovecot login_user=dovenull
+    mail_uid=$(id -u nobody) mail_gid=$(id -g nobody)
+else
+    # Everything runs as the current user: Dovecot cannot change users without root.
+    internal_user=$(id -un) internal_group=$(id -gn) login_user=$(id -un)
+    mail_uid=$(id -u) mail_gid=$(id -g)
+fi
+mkdir -p "$dir/run" "$dir/state" "$dir/mail"
+chown "$mail_uid:$mail_gid" "$dir/mail"
+
+# --- users: random passwords, only their hashes on disk ----------------------------------------
+new_password() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 20; }
+alice_password=$(new_password)
+bob_password=$(new_password)
+hash() { printf '%s' "$1" | openssl passwd -6 -stdin; }
+{
+    echo "alice@example.test:{SHA512-CRYPT}$(hash "$alice_password"):$mail_uid:$mail_gid::$dir/mail/alice::"
+    echo "bob@example.test:{SHA512-CRYPT}$(hash "$bob_password"):$mail_uid:$mail_gid::$dir/mail/bob::"
+} >"$dir/passwd"
+chmod 644 "$dir/passwd"
+
+# --- helpers first: Dovecot's configuration needs the relay's port -----------------------------
+python3 "$here/helpers.py" "$dir" 2>"$dir/helpers.log" &
+helpers_pid=$!
+for _ in $(seq 1 100); do
+    [ -f "$dir/helpers.json" ] && break
+    kill -0 "$helpers_pid" 2>/dev/null || { cat "$dir/helpers.log" >&2; fail "helpers.py did not start"; }
+    sleep 0.1
+done
+[ -f "$dir/helpers.json" ] || fail "helpers.py did not start in 10 s"
+helper_port() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$dir/helpers.json" "$1"; }
+relay_port=$(helper_port relay)
+
+# Free ports for Dovecot's six listeners (asked of the kernel, then released for Dovecot).
+read -r imap imaps pop3 pop3s submission submissions < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(6)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+')
+
+cat >"$dir/dovecot.conf" <<CONF
+# Written by tests/harness/dovecot/start.sh for one test run.
+protocols = imap pop3 submission lmtp
+listen = 127.0.0.1
+base_dir = $dir/run
+state_dir = $dir/state
+instance_name = apppass-test-$$
+log_path = $dir/dovecot.log
+hostname = mail.example.test
+postmaster_address = postmaster@example.test
+
+default_internal_user = $internal_user
+default_internal_group = $internal_group
+default_login_user = $login_user
+first_valid_uid = 1
+
+ssl = required
+ssl_cert = <$dir/server.pem
+ssl_key = <$dir/server.key
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+# The tests give wrong passwords on purpose: answer them at once (see also the auth penalty below).
+auth_failure_delay = 0
+
+passdb {
+  driver = passwd-file
+  args = scheme=SHA512-CRYPT $dir/passwd
+}
+userdb {
+  driver = passwd-file
+  args = $dir/passwd
+}
+mail_location = maildir:~/Maildir
+
+# No chroot anywhere: chroot needs root, and the harness may run as an ordinary user.
+service anvil {
+  chroot =
+}
+service ipc {
+  chroot =
+}
+service old-stats {
+  chroot =
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    port = $imap
+  }
+  inet_listener imaps {
+    port = $imaps
+    ssl = yes
+  }
+}
+service pop3-login {
+  chroot =
+  inet_listener pop3 {
+    port = $pop3
+  }
+  inet_listener pop3s {
+    port = $pop3s
+    ssl = yes
+  }
+}
+service submission-login {
+  chroot =
+  inet_listener submission {
+    port = $submission
+  }
+  inet_listener submissions {
+    port = $submissions
+    ssl = yes
+  }
+}
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+submission_relay_host = 127.0.0.1
+submission_relay_port = $relay_port
+CONF
+
+"$dovecot_bin" -F -c "$dir/dovecot.conf" 2>>"$dir/dovecot.log" &
+dovecot_pid=$!
+
+# Dovecot slows down repeated failed logins from one address (the auth penalty: 2, 4, 8 up to
+# 15 s per attempt, kept by the anvil service). The tests fail logins on purpose, so the penalty
+# socket is removed before any login: the auth process then runs without a penalty (it hides
+# the missing socket by design). Every other part of Dovecot stays as shipped.
+for _ in $(seq 1 200); do
+    [ -S "$dir/run/anvil-auth-penalty" ] && break
+    kill -0 "$dovecot_pid" 2>/dev/null || fail "dovecot exited"
+    sleep 0.05
+done
+rm -f "$dir/run/anvil-auth-penalty"
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in $imap $imaps $pop3 $pop3s $submission $submissions; do
+    for _ in $(seq 1 200); do
+        port_open "$port" && break
+        kill -0 "$dovecot_pid" 2>/dev/null || fail "dovecot exited"
+        sleep 0.1
+    done
+    port_open "$port" || fail "dovecot does not listen on 127.0.0.1:$port after 20 s"
+done
+[ -S "$dir/run/lmtp" ] || fail "dovecot's LMTP socket $dir/run/lmtp is missing"
+
+printf '{"host":"127.0.0.1","ca_file":"%s","imap":%s,"imaps":%s,"pop3":%s,"pop3s":%s,"submission":%s,"submissions":%s,"plain_smtp":%s,"plain_imap":%s,"plain_pop3":%s,"silent":%s,"users":{"alice@example.test":"%s","bob@example.test":"%s"},"dir":"%s","maildir":"%s","log":"%s"}\n' \
+    "$dir/ca.pem" "$imap" "$imaps" "$pop3" "$pop3s" "$submission" "$submissions" \
+    "$(helper_port plain_smtp)" "$(helper_port plain_imap)" "$(helper_port plain_pop3)" "$(helper_port silent)" \
+    "$alice_password" "$bob_password" "$dir" "$dir/mail" "$dir/dovecot.log"
+
+# Run until the caller closes stdin (or a signal arrives).
+cat >/dev/null || true
