@@ -35,12 +35,13 @@ APT_APP=(
 # Tests: headless X (Xvfb, xauth for xvfb-run), WebDriver for E2E, the
 # keyring harness (secret-tool), screenshots, clicks, benchmarks, clipboard;
 # Dovecot (IMAP, POP3, submission, LMTP) and legacy mail clients (msmtp, swaks)
-# for the connection tests, run as the test user on loopback ports only.
+# for the connection tests, run as the test user on loopback ports only; isync
+# (mbsync) checks the exported mbsync configuration.
 APT_TEST=(
     xvfb xauth webkit2gtk-driver libsecret-tools
     imagemagick xdotool hyperfine xclip
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd
-    msmtp swaks openssl
+    msmtp swaks openssl isync
 )
 TAURI_DRIVER_VERSION=2.1.0
 NODE_MIN_MAJOR=20

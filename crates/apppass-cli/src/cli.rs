@@ -130,6 +130,26 @@ the exit status is that failure's (4 no keyring, 5 locked).")]
     /// The providers apppass knows, with the page where app passwords are managed
     Providers(JsonFlag),
 
+    /// The mail clients apppass knows: what they use and which export formats suit them
+    Clients(JsonFlag),
+
+    /// Can this mail client work with this provider's app passwords? Per protocol, with sources
+    #[command(after_help = "\
+Per protocol the client uses, the provider's statement in force today (with its source and the
+date apppass checked it), a verdict (works, partly, no, unknown) and what to do. Where apppass
+has no source, the protocol is `unknown`: apppass does not guess.
+
+Examples:
+  apppass preflight --provider microsoft365 --client printer
+  apppass preflight --provider google --client thunderbird --json")]
+    Preflight(PreflightArgs),
+
+    /// Write a mail client's configuration for an entry (Thunderbird, Apple profile, msmtp,
+    /// mbsync, NeoMutt, aerc)
+    #[command(after_help = EXPORT_HELP)]
+    Export(ExportArgs),
+
+
     /// Sign in with your work account, in the browser or with a code
     #[command(after_help = crate::signin::LOGIN_HELP)]
     Login(LoginArgs),
@@ -155,6 +175,69 @@ Exits 12 (SignInRequired) when nobody is signed in, or when the sign-in has ende
   apppass completions zsh > ~/.zfunc/_apppass
   apppass completions fish > ~/.config/fish/completions/apppass.fish")]
     Completions { shell: clap_complete::Shell },
+}
+
+pub const EXPORT_HELP: &str = "\
+Writes to stdout, or to FILE with --output. The password is never written: the msmtp, mbsync,
+NeoMutt and aerc snippets run `apppass get 'NAME'` when the client needs it, and Thunderbird and
+Apple Mail ask for it. Only the entry's servers are exported; a format that needs a server the
+entry lacks (e.g. mbsync without IMAP) is refused (exit 7, MissingServer).
+
+--include-password (mobileconfig only, needs --output) puts the password into the profile in
+clear, for devices where typing it is hard. The file is created readable only by you; install it,
+then delete it.
+
+Examples:
+  apppass export 'Thunderbird on laptop' --format thunderbird --output icloud.com.xml
+  apppass export msmtp --format msmtp >> ~/.msmtprc
+  apppass export 'iPhone' --format mobileconfig --output iphone.mobileconfig";
+
+/// `apppass preflight`.
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    /// Provider id (see `apppass providers`)
+    #[arg(long, value_name = "ID")]
+    pub provider: String,
+    /// Client id (see `apppass clients`)
+    #[arg(long, value_name = "ID")]
+    pub client: String,
+    /// The day to check, YYYY-MM-DD (default: today, UTC)
+    #[arg(long, value_name = "DATE")]
+    pub date: Option<String>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `apppass export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The entry's name (case does not matter)
+    pub name: String,
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: ExportFormatArg,
+    /// Write to this file instead of stdout (created readable only by you)
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+    /// Put the password into the profile in clear (mobileconfig with --output only)
+    #[arg(long)]
+    pub include_password: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    /// Thunderbird autoconfig XML (clientConfig 1.1)
+    Thunderbird,
+    /// Apple configuration profile for Mail on macOS, iOS and iPadOS
+    Mobileconfig,
+    /// msmtp account (passwordeval "apppass get NAME")
+    Msmtp,
+    /// mbsync/isync account, store and channel (PassCmd)
+    Mbsync,
+    /// NeoMutt settings (imap_pass/smtp_pass from apppass get)
+    Neomutt,
+    /// aerc account (source-cred-cmd, outgoing-cred-cmd)
+    Aerc,
 }
 
 #[derive(Debug, Args, Clone, Copy)]

@@ -42,7 +42,10 @@ pub fn status(code: Code) -> u8 {
         | Code::SecretTooLarge
         | Code::FormatMismatch
         | Code::UnknownProvider
-        | Code::WeakPassphrase => INVALID_INPUT,
+        | Code::UnknownClient
+        | Code::LooksLikeAccountPassword
+        | Code::WeakPassphrase
+        | Code::MissingServer => INVALID_INPUT,
         Code::NameTaken => NAME_TAKEN,
         Code::StorageFailure => STORAGE_FAILURE,
         Code::ClientIdMissing => CLIENT_ID_MISSING,
@@ -86,8 +89,9 @@ Exit status:
   5  locked: the keyring is locked or refused access (KeyringLocked), or the encrypted file
      store's passphrase is needed (PassphraseRequired) or wrong (WrongPassphrase)
   6  data corrupt: the database, settings or store file cannot be read (DataCorrupt)
-  7  invalid input (InvalidInput, EmptySecret, SecretTooLarge, FormatMismatch, UnknownProvider,
-     WeakPassphrase)
+  7  invalid input (InvalidInput, EmptySecret, SecretTooLarge, FormatMismatch,
+     LooksLikeAccountPassword, UnknownProvider, UnknownClient, WeakPassphrase), or the entry has
+     no server for what was asked (MissingServer)
   8  name taken: another entry already has that name (NameTaken)
   9  storage failure: the data directory cannot be read or written (StorageFailure)
   10  sign-in is not set up: no client ID; IT must register apppass (ClientIdMissing)

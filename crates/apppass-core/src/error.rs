@@ -21,6 +21,13 @@ pub enum Code {
     FormatMismatch,
     /// The provider id is not in the catalog.
     UnknownProvider,
+    /// The mail client id is not in the catalog.
+    UnknownClient,
+    /// The pasted value fails the provider's app-password format and looks chosen by a person: it
+    /// is probably the account password, not an app password.
+    LooksLikeAccountPassword,
+    /// The entry has no server for a protocol that the client or export format needs.
+    MissingServer,
     /// No entry has that name.
     NotFound,
     /// Another entry already has that name.
@@ -120,6 +127,9 @@ impl Code {
             Code::SecretTooLarge => "SecretTooLarge",
             Code::FormatMismatch => "FormatMismatch",
             Code::UnknownProvider => "UnknownProvider",
+            Code::UnknownClient => "UnknownClient",
+            Code::LooksLikeAccountPassword => "LooksLikeAccountPassword",
+            Code::MissingServer => "MissingServer",
             Code::NotFound => "NotFound",
             Code::NameTaken => "NameTaken",
             Code::KeyringUnavailable => "KeyringUnavailable",
@@ -167,12 +177,15 @@ impl Code {
     }
 
     /// Every code, for exhaustive tests and documentation.
-    pub const ALL: [Code; 48] = [
+    pub const ALL: [Code; 51] = [
         Code::InvalidInput,
         Code::EmptySecret,
         Code::SecretTooLarge,
         Code::FormatMismatch,
         Code::UnknownProvider,
+        Code::UnknownClient,
+        Code::LooksLikeAccountPassword,
+        Code::MissingServer,
         Code::NotFound,
         Code::NameTaken,
         Code::KeyringUnavailable,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod catalog;
 pub mod clock;
 pub mod error;
+pub mod export;
 mod fsutil;
 pub mod graph;
 pub mod open;

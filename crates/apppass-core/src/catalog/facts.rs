@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::Protocol;
+
 /// Can app passwords work, as far as one fact says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
@@ -63,8 +65,23 @@ pub struct Phase {
 pub struct ProtocolFacts {
     pub provider: String,
     pub service: String,
+    /// How the statement names the protocol ("IMAP", "SMTP AUTH").
     pub protocol: String,
+    /// The protocol a mail client speaks for it.
+    pub uses: Protocol,
     pub phase: Vec<Phase>,
+}
+
+/// A condition shown with a provider (and, if `uses` is set, only with that protocol).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Note {
+    pub provider: String,
+    #[serde(default)]
+    pub uses: Option<Protocol>,
+    pub text: String,
+    pub source: String,
+    pub checked: String,
 }
 
 impl ProtocolFacts {
@@ -79,6 +96,8 @@ impl ProtocolFacts {
 pub struct Facts {
     pub per_user_mfa: Vec<PerUserMfaFact>,
     pub protocol: Vec<ProtocolFacts>,
+    #[serde(default)]
+    pub note: Vec<Note>,
 }
 
 impl Facts {
@@ -91,6 +110,21 @@ impl Facts {
     pub fn protocols(&self, provider: &str) -> impl Iterator<Item = &ProtocolFacts> {
         let provider = provider.to_string();
         self.protocol.iter().filter(move |p| p.provider == provider)
+    }
+
+    /// The statements about `protocol` at `provider` (none: unknown).
+    pub fn protocol(&self, provider: &str, protocol: Protocol) -> Option<&ProtocolFacts> {
+        self.protocol
+            .iter()
+            .find(|p| p.provider == provider && p.uses == protocol)
+    }
+
+    /// The conditions for `protocol` at `provider`, and those for the provider as a whole.
+    pub fn notes(&self, provider: &str, protocol: Option<Protocol>) -> Vec<&Note> {
+        self.note
+            .iter()
+            .filter(|n| n.provider == provider && n.uses == protocol)
+            .collect()
     }
 }
 
@@ -122,10 +156,17 @@ pub(crate) fn parse(text: &str) -> Result<Facts, String> {
         }
         sourced(&what, &f.source, &f.checked)?;
     }
+    let mut seen_uses = std::collections::HashSet::new();
     for p in &facts.protocol {
         let what = format!("protocol {}/{}", p.provider, p.protocol);
         if !known(&p.provider) {
             return Err(format!("{what}: unknown provider"));
+        }
+        if !seen_uses.insert((p.provider.clone(), p.uses)) {
+            return Err(format!(
+                "{what}: a second statement for {}",
+                p.uses.as_str()
+            ));
         }
         if p.phase.is_empty() {
             return Err(format!("{what}: no phase"));
@@ -142,6 +183,16 @@ pub(crate) fn parse(text: &str) -> Result<Facts, String> {
             }
             sourced(&what, &phase.source, &phase.checked)?;
         }
+    }
+    for n in &facts.note {
+        let what = format!("note {}", n.provider);
+        if !known(&n.provider) {
+            return Err(format!("{what}: unknown provider"));
+        }
+        if n.text.trim().is_empty() {
+            return Err(format!("{what}: no text"));
+        }
+        sourced(&what, &n.source, &n.checked)?;
     }
     Ok(facts)
 }
@@ -170,6 +221,36 @@ mod tests {
             .map(|p| p.protocol.as_str())
             .collect();
         assert_eq!(protocols, ["IMAP", "POP", "SMTP AUTH"]);
+        // Every provider with mail servers has a statement for each of its protocols, and no
+        // statement exists for a protocol the provider has no server for.
+        for p in super::super::providers() {
+            for proto in Protocol::ALL {
+                let server = p.servers.get(proto).is_some();
+                let stated = facts.protocol(&p.id, proto).is_some();
+                if p.id == "mailbox_org" && proto == Protocol::Pop {
+                    // mailbox.org's page names IMAP and SMTP for app passwords, not POP.
+                    assert!(server && !stated);
+                    continue;
+                }
+                if p.id == "microsoft365" {
+                    assert!(stated, "{}", proto.as_str());
+                    continue;
+                }
+                assert_eq!(server, stated, "{} {}", p.id, proto.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_statement_for_one_protocol_is_refused() {
+        let twice = format!(
+            "{PREFLIGHT_TOML}\n[[protocol]]\nprovider = \"google\"\nservice = \"S\"\nprotocol = \"IMAP\"\nuses = \"imap\"\n[[protocol.phase]]\nfrom = \"2026-01-01\"\naccepts = \"yes\"\ntext = \"t\"\nsource = \"https://example.test/\"\nchecked = \"2026-11-25\"\n"
+        );
+        assert!(parse(&twice).unwrap_err().contains("second statement"));
+        let bad_note = format!(
+            "{PREFLIGHT_TOML}\n[[note]]\nprovider = \"google\"\ntext = \"t\"\nsource = \"http://example.test/\"\nchecked = \"2026-11-25\"\n"
+        );
+        assert!(parse(&bad_note).is_err());
     }
 
     #[test]
@@ -187,6 +268,7 @@ checked = "2026-11-25"
 provider = "microsoft365"
 service = "S"
 protocol = "P"
+uses = "imap"
 [[protocol.phase]]
 from = "2022-10-01"
 accepts = "no"
@@ -212,6 +294,8 @@ checked = "2026-11-25"
             ),
             ("accepts = \"no\"", "accepts = \"unknown\""),
             ("accepts = \"no\"", "accepts = \"no\"\nextra = 1"),
+            ("uses = \"imap\"", "uses = \"jmap\""),
+            ("uses = \"imap\"\n", ""),
         ] {
             let bad = ok.replacen(from, to, 1);
             assert_ne!(bad, ok, "{from}");

@@ -61,11 +61,15 @@ impl FormatProblem {
             ),
             FormatProblem::WrongLength { expected, got } => Failure::new(
                 Code::FormatMismatch,
-                format!(
-                    "{provider_name} app passwords have {expected} characters; this one has {}. Copy the whole password again{}.",
-                    got,
-                    if got < expected { " (part of it seems to be missing)" } else { " (it may include extra text)" }
-                ),
+                if got < expected {
+                    format!(
+                        "This is too short: {provider_name} app passwords have {expected} characters, and this has {got}. Part of it seems to be missing: copy the whole password again."
+                    )
+                } else {
+                    format!(
+                        "This is too long: {provider_name} app passwords have {expected} characters, and this has {got}. It may include extra text: copy only the password again."
+                    )
+                },
             ),
             FormatProblem::WrongCharacters { allowed } => Failure::new(
                 Code::FormatMismatch,
@@ -92,6 +96,38 @@ impl PasswordFormat {
             | PasswordFormat::Length { checked, .. }
             | PasswordFormat::Grouped { checked, .. } => checked,
         }
+    }
+
+    /// Whether a normalised value has exactly this format's shape (any value fits an opaque one).
+    pub fn fits(&self, value: &str) -> bool {
+        match self {
+            PasswordFormat::Opaque { .. } => !value.is_empty(),
+            PasswordFormat::Length { length, strip, .. } => {
+                value.chars().filter(|c| !strip.contains(*c)).count() == *length
+            }
+            PasswordFormat::Grouped {
+                alphabet,
+                groups,
+                group_len,
+                accept,
+                case_sensitive,
+                ..
+            } => {
+                let compact: String = value.chars().filter(|c| !accept.contains(*c)).collect();
+                let compact = if *case_sensitive {
+                    compact
+                } else {
+                    compact.to_lowercase()
+                };
+                compact.chars().count() == groups * group_len
+                    && compact.chars().all(|c| alphabet.contains(c))
+            }
+        }
+    }
+
+    /// Whether the format has a structure (a length or an alphabet) beyond "any value".
+    pub fn is_structured(&self) -> bool {
+        !matches!(self, PasswordFormat::Opaque { .. })
     }
 
     /// Consistency of the data itself (used by the catalog's schema check).

@@ -1,11 +1,19 @@
-//! Providers as data: names, where to create an app password, and the password's format.
+//! Providers and mail clients as data: names, where to create an app password, the password's
+//! format, the 2-step requirement, the mail servers, and how each client is set up.
 //!
-//! The facts live in `providers.toml`, each with its source and the date it was checked; this
-//! module parses them once and offers look-ups and the paste normaliser ([`normalise`]).
+//! The facts live in `providers.toml`, `preflight.toml` and `clients.toml`, each with its source
+//! and the date it was checked; this module parses them once and offers look-ups, the paste
+//! normaliser ([`normalise`]) and validator ([`validate_paste`]), the provider + client
+//! [`preflight`], client [`setup`] and name suggestions ([`suggest_name`]).
 
+mod clients;
 pub mod facts;
 mod format;
+mod naming;
+mod paste;
+pub mod preflight;
 pub mod servers;
+mod setup;
 
 use std::sync::OnceLock;
 
@@ -14,8 +22,14 @@ use ts_rs::TS;
 
 use crate::error::{Code, Failure};
 
+pub use clients::{client, clients, Client, ExportFormat, OauthStatement};
 pub use format::{normalise, FormatProblem, PasswordFormat};
+pub use naming::{device_name, suggest_name};
+pub use paste::validate_paste;
 pub use servers::{endpoints, Endpoint, Protocol};
+pub use setup::{setup, ClientSetup};
+
+use crate::vault::Security;
 
 /// Where a fact came from and when it was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -30,6 +44,105 @@ pub struct Sourced<T> {
 #[serde(deny_unknown_fields)]
 struct RawLimit {
     count: u32,
+    source: String,
+    checked: String,
+}
+
+/// What a provider says about 2-step verification (MFA) before app passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum MfaRequirement {
+    /// App passwords exist only once 2-step verification is on.
+    Required,
+    /// App passwords can be created without it.
+    NotRequired,
+    /// The provider's pages read do not say: apppass cannot confirm either way.
+    Unknown,
+}
+
+/// The provider's statement on 2-step verification, with its page where documented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct Mfa {
+    pub requirement: MfaRequirement,
+    /// The provider's statement, in plain words.
+    pub text: String,
+    /// The page where 2-step verification is set up (or its help page), when documented.
+    #[serde(default)]
+    pub url: Option<String>,
+    pub source: String,
+    pub checked: String,
+}
+
+/// Which user name a server expects, derived from the entry's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, Default)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum UsernameForm {
+    /// The account as entered (the email address).
+    #[default]
+    Address,
+    /// The part of the address before the `@` (iCloud IMAP).
+    LocalPart,
+}
+
+impl UsernameForm {
+    /// The user name for `account` in this form.
+    pub fn apply(self, account: &str) -> String {
+        match self {
+            UsernameForm::Address => account.to_string(),
+            UsernameForm::LocalPart => match account.rsplit_once('@') {
+                Some((local, _)) if !local.is_empty() => local.to_string(),
+                _ => account.to_string(),
+            },
+        }
+    }
+}
+
+/// A provider's mail server for one protocol, with its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+#[ts(export)]
+pub struct CatalogServer {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// Absent in the data when the source does not say: the account as entered.
+    #[serde(default)]
+    pub username: UsernameForm,
+    pub source: String,
+    pub checked: String,
+}
+
+/// A provider's mail servers; `None` where it has none that takes a password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, Default)]
+#[ts(export)]
+pub struct ProviderServers {
+    pub imap: Option<CatalogServer>,
+    pub smtp: Option<CatalogServer>,
+    pub pop: Option<CatalogServer>,
+}
+
+impl ProviderServers {
+    pub fn get(&self, protocol: Protocol) -> Option<&CatalogServer> {
+        match protocol {
+            Protocol::Imap => self.imap.as_ref(),
+            Protocol::Smtp => self.smtp.as_ref(),
+            Protocol::Pop => self.pop.as_ref(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.imap.is_none() && self.smtp.is_none() && self.pop.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNote {
+    value: String,
     source: String,
     checked: String,
 }
@@ -49,6 +162,16 @@ struct RawProvider {
     #[serde(default)]
     limit: Option<RawLimit>,
     format: PasswordFormat,
+    #[serde(default)]
+    mfa: Option<Mfa>,
+    #[serde(default)]
+    imap: Option<CatalogServer>,
+    #[serde(default)]
+    smtp: Option<CatalogServer>,
+    #[serde(default)]
+    pop: Option<CatalogServer>,
+    #[serde(default)]
+    servers_note: Option<RawNote>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +194,12 @@ pub struct Provider {
     pub help_url: Option<String>,
     /// How many app passwords the provider allows, when documented.
     pub limit: Option<Sourced<u32>>,
+    /// 2-step verification before app passwords; `None` where apppass has no statement.
+    pub mfa: Option<Mfa>,
+    /// The provider's mail servers (none for Nextcloud and custom).
+    pub servers: ProviderServers,
+    /// Where the servers differ (regions, other domains), with its source.
+    pub servers_note: Option<Sourced<String>>,
     #[serde(skip)]
     #[ts(skip)]
     pub format: PasswordFormat,
@@ -106,6 +235,42 @@ fn parse(text: &str) -> Result<Vec<Provider>, String> {
         p.format
             .check()
             .map_err(|e| format!("provider {:?}: {e}", p.id))?;
+        let https = |what: &str, url: &str| -> Result<(), String> {
+            if url.starts_with("https://") {
+                Ok(())
+            } else {
+                Err(format!("provider {:?}: {what} {url:?} is not https", p.id))
+            }
+        };
+        if let Some(m) = &p.mfa {
+            https("mfa source", &m.source)?;
+            if let Some(url) = &m.url {
+                https("mfa url", url)?;
+            }
+            if !is_date(&m.checked) || m.text.trim().is_empty() {
+                return Err(format!(
+                    "provider {:?}: mfa needs text and a YYYY-MM-DD `checked`",
+                    p.id
+                ));
+            }
+        }
+        for (proto, server) in [("imap", &p.imap), ("smtp", &p.smtp), ("pop", &p.pop)] {
+            if let Some(s) = server {
+                https(&format!("{proto} source"), &s.source)?;
+                if s.host.trim().is_empty() || s.port == 0 || !is_date(&s.checked) {
+                    return Err(format!(
+                        "provider {:?}: {proto} needs a host, a port and a YYYY-MM-DD `checked`",
+                        p.id
+                    ));
+                }
+            }
+        }
+        if let Some(n) = &p.servers_note {
+            https("servers_note source", &n.source)?;
+        }
+        if p.id == "custom" && (p.imap.is_some() || p.smtp.is_some() || p.pop.is_some()) {
+            return Err("provider \"custom\": its entries carry their own servers".into());
+        }
         out.push(Provider {
             steps: Sourced {
                 value: p.steps,
@@ -121,6 +286,17 @@ fn parse(text: &str) -> Result<Vec<Provider>, String> {
             name: p.name,
             app_password_url: p.app_password_url,
             help_url: p.help_url,
+            mfa: p.mfa,
+            servers: ProviderServers {
+                imap: p.imap,
+                smtp: p.smtp,
+                pop: p.pop,
+            },
+            servers_note: p.servers_note.map(|n| Sourced {
+                value: n.value,
+                source: n.source,
+                checked: n.checked,
+            }),
             format: p.format,
         });
     }

@@ -65,9 +65,27 @@ impl Endpoint {
 
 /// The servers an entry's password works with, in protocol order (IMAP, SMTP, POP). Empty when
 /// neither the entry nor its provider names any.
+///
+/// An entry's own servers (a custom provider's) win; otherwise the catalog provider's servers,
+/// with the user name derived from the entry's account in the form the server expects (iCloud
+/// IMAP: the part before the `@`).
 pub fn endpoints(entry: &Entry) -> Vec<Endpoint> {
     let Some(s) = &entry.servers else {
-        return Vec::new();
+        let Ok(provider) = super::provider(&entry.provider) else {
+            return Vec::new();
+        };
+        return Protocol::ALL
+            .into_iter()
+            .filter_map(|p| {
+                provider.servers.get(p).map(|c| Endpoint {
+                    protocol: p,
+                    host: c.host.clone(),
+                    port: c.port,
+                    security: c.security,
+                    username: c.username.apply(&entry.account),
+                })
+            })
+            .collect();
     };
     [
         (Protocol::Imap, &s.imap),
@@ -81,4 +99,166 @@ pub fn endpoints(entry: &Entry) -> Vec<Endpoint> {
             .map(|server| Endpoint::from_server(p, server, &entry.account))
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::{EntryKind, ServerSettings};
+
+    pub(crate) fn entry(provider: &str, account: &str, servers: Option<ServerSettings>) -> Entry {
+        Entry {
+            id: "0".repeat(32),
+            name: "Thunderbird on LAPTOP-42".into(),
+            provider: provider.into(),
+            account: account.into(),
+            client: "thunderbird".into(),
+            kind: EntryKind::AppPassword,
+            created: 0,
+            rotated: None,
+            last_used: None,
+            notes: String::new(),
+            servers,
+        }
+    }
+
+    fn summary(e: &Entry) -> Vec<(Protocol, String, u16, Security, String)> {
+        endpoints(e)
+            .into_iter()
+            .map(|p| (p.protocol, p.host, p.port, p.security, p.username))
+            .collect()
+    }
+
+    #[test]
+    fn catalog_providers_resolve_to_catalog_servers() {
+        let e = entry("google", "ann@gmail.com", None);
+        assert_eq!(
+            summary(&e),
+            [
+                (
+                    Protocol::Imap,
+                    "imap.gmail.com".into(),
+                    993,
+                    Security::Tls,
+                    "ann@gmail.com".into()
+                ),
+                (
+                    Protocol::Smtp,
+                    "smtp.gmail.com".into(),
+                    465,
+                    Security::Tls,
+                    "ann@gmail.com".into()
+                ),
+                (
+                    Protocol::Pop,
+                    "pop.gmail.com".into(),
+                    995,
+                    Security::Tls,
+                    "ann@gmail.com".into()
+                ),
+            ]
+        );
+        // iCloud IMAP signs in with the local part, SMTP with the address; there is no POP.
+        let e = entry("icloud", "ann@icloud.com", None);
+        assert_eq!(
+            summary(&e),
+            [
+                (
+                    Protocol::Imap,
+                    "imap.mail.me.com".into(),
+                    993,
+                    Security::Tls,
+                    "ann".into()
+                ),
+                (
+                    Protocol::Smtp,
+                    "smtp.mail.me.com".into(),
+                    587,
+                    Security::Starttls,
+                    "ann@icloud.com".into()
+                ),
+            ]
+        );
+        // Microsoft 365: only SMTP AUTH still takes a password.
+        let e = entry("microsoft365", "ann@contoso.com", None);
+        assert_eq!(
+            summary(&e),
+            [(
+                Protocol::Smtp,
+                "smtp.office365.com".into(),
+                587,
+                Security::Starttls,
+                "ann@contoso.com".into()
+            )]
+        );
+        let e = entry("proton_bridge", "ann@proton.me", None);
+        assert_eq!(
+            summary(&e),
+            [
+                (
+                    Protocol::Imap,
+                    "127.0.0.1".into(),
+                    1143,
+                    Security::Starttls,
+                    "ann@proton.me".into()
+                ),
+                (
+                    Protocol::Smtp,
+                    "127.0.0.1".into(),
+                    1025,
+                    Security::Starttls,
+                    "ann@proton.me".into()
+                ),
+            ]
+        );
+        assert!(endpoints(&entry("nextcloud", "ann", None)).is_empty());
+        assert!(endpoints(&entry("custom", "ann", None)).is_empty());
+        assert!(endpoints(&entry("no-such-provider", "ann", None)).is_empty());
+    }
+
+    #[test]
+    fn custom_entries_keep_their_own_servers() {
+        let servers = ServerSettings {
+            imap: None,
+            smtp: Some(Server {
+                host: "mail.example.com".into(),
+                port: 587,
+                security: Security::Starttls,
+            }),
+            pop: Some(Server {
+                host: "pop.example.com".into(),
+                port: 995,
+                security: Security::Tls,
+            }),
+        };
+        let e = entry("custom", "ann", Some(servers));
+        assert_eq!(
+            summary(&e),
+            [
+                (
+                    Protocol::Smtp,
+                    "mail.example.com".into(),
+                    587,
+                    Security::Starttls,
+                    "ann".into()
+                ),
+                (
+                    Protocol::Pop,
+                    "pop.example.com".into(),
+                    995,
+                    Security::Tls,
+                    "ann".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn local_part_of_an_account_without_at_is_the_account() {
+        use crate::catalog::UsernameForm;
+        assert_eq!(UsernameForm::LocalPart.apply("ann"), "ann");
+        assert_eq!(UsernameForm::LocalPart.apply("@x"), "@x");
+        assert_eq!(UsernameForm::LocalPart.apply("a@b@c"), "a@b");
+        assert_eq!(UsernameForm::Address.apply("a@b"), "a@b");
+    }
 }
