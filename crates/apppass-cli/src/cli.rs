@@ -112,6 +112,10 @@ Exits 0 once the checks have run; if the store cannot be reached, the report say
 the exit status is that failure's (4 no keyring, 5 locked).")]
     Doctor(JsonFlag),
 
+    /// Sign in to the entry's mail servers with its password, to check that it works
+    #[command(after_help = TEST_HELP)]
+    Test(TestArgs),
+
     /// Show the settings, or change one with `apppass settings set KEY VALUE`
     #[command(args_conflicts_with_subcommands = true)]
     Settings {
@@ -149,7 +153,6 @@ Examples:
     #[command(after_help = EXPORT_HELP)]
     Export(ExportArgs),
 
-
     /// Sign in with your work account, in the browser or with a code
     #[command(after_help = crate::signin::LOGIN_HELP)]
     Login(LoginArgs),
@@ -175,6 +178,43 @@ Exits 12 (SignInRequired) when nobody is signed in, or when the sign-in has ende
   apppass completions zsh > ~/.zfunc/_apppass
   apppass completions fish > ~/.config/fish/completions/apppass.fish")]
     Completions { shell: clap_complete::Shell },
+}
+
+pub const TEST_HELP: &str = "\
+Tests each server of the entry (IMAP, SMTP, POP3, as the entry or its provider names them):
+connects, sets up TLS (from the first byte, or STARTTLS, which is required: a server that does
+not offer it is refused before the password is sent), signs in with the stored password and
+signs out. The steps are shown on stderr as they run; one result line per protocol goes to
+stdout: ok, auth_rejected, tls_error, timeout, dns_error, connection_refused or protocol_error,
+with the server's words and, for known answers, what they mean.
+
+--json prints one JSON array, one object per protocol:
+  [{\"protocol\": \"imap\", \"result\": \"ok\", \"detail\": \"...\", \"explanation\": null}]
+
+Exits 0 when every tested protocol is ok, 19 when any is not. Certificates are checked against
+the system's CAs plus the extra CA file, if one is given (--ca-file, or the ca_file setting).";
+
+/// `apppass test NAME`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The entry's name (case does not matter)
+    pub name: String,
+    /// Test only this protocol (default: every server the entry has)
+    #[arg(long, value_enum, value_name = "PROTOCOL")]
+    pub protocol: Option<ProtocolArg>,
+    /// A PEM file of extra CA certificates to trust (overrides the ca_file setting)
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Print the results as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    Imap,
+    Smtp,
+    Pop,
 }
 
 pub const EXPORT_HELP: &str = "\
@@ -290,7 +330,7 @@ pub enum SettingsAction {
     /// Change a setting
     Set {
         key: SettingKey,
-        /// A whole number in the setting's range
+        /// A whole number in the setting's range; for ca_file a path ("" unsets it)
         #[arg(allow_hyphen_values = true)]
         value: String,
     },
@@ -305,6 +345,8 @@ pub enum SettingKey {
     RevealHideSeconds,
     /// Days after which a password is due for rotation (7 to 3650)
     RotationDays,
+    /// Extra CA certificates (a PEM file) the connection test trusts; "" unsets it
+    CaFile,
 }
 
 #[derive(Debug, Subcommand)]

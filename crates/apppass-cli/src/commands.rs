@@ -18,7 +18,8 @@ use apppass_core::{Code, Failure};
 use serde::Serialize;
 
 use crate::cli::{
-    AddArgs, Command, KindArg, SecurityArg, ServerArgs, SettingKey, SettingsAction, StoreAction,
+    AddArgs, Command, KindArg, ProtocolArg, SecurityArg, ServerArgs, SettingKey, SettingsAction,
+    StoreAction, TestArgs,
 };
 use crate::exit;
 use crate::input;
@@ -46,6 +47,7 @@ pub fn run(command: Command) -> Result<u8, Failure> {
         Command::Health(f) => health(&profile, f.json),
         Command::Audit { last, json } => audit(&profile, last, json.json),
         Command::Doctor(f) => doctor(&profile, f.json),
+        Command::Test(args) => test(&profile, args),
         Command::Settings { action, json } => match action {
             None => show_settings(&profile, json.json),
             Some(SettingsAction::Show(f)) => show_settings(&profile, f.json),
@@ -203,6 +205,109 @@ fn get(profile: &Profile, name: &str) -> Result<u8, Failure> {
     line.push('\n');
     out(&line)?;
     Ok(exit::OK)
+}
+
+/// `apppass test NAME`: signs in to each of the entry's servers with its password.
+fn test(profile: &Profile, args: TestArgs) -> Result<u8, Failure> {
+    use apppass_core::audit::Action;
+    use apppass_core::catalog::Protocol;
+    use apppass_core::mailcheck::{self, CheckOptions, Stage, Step};
+
+    let (vault, settings) = open(profile)?;
+    let entry = vault.entry(&args.name)?;
+    let mut endpoints = catalog::endpoints(&entry);
+    if endpoints.is_empty() {
+        return Err(Failure::new(
+            Code::MissingServer,
+            format!(
+                "{:?} has no mail servers to test: its provider ({}) names none and the entry has none of its own. For your own servers, add an entry with them: `apppass add NAME --provider custom --account {} --client {} --imap-host HOST --smtp-host HOST --smtp-security starttls` (see `apppass add --help`).",
+                entry.name, entry.provider, entry.account, entry.client
+            ),
+        ));
+    }
+    if let Some(wanted) = args.protocol {
+        let wanted = match wanted {
+            ProtocolArg::Imap => Protocol::Imap,
+            ProtocolArg::Smtp => Protocol::Smtp,
+            ProtocolArg::Pop => Protocol::Pop,
+        };
+        let has: Vec<&str> = endpoints.iter().map(|e| e.protocol.as_str()).collect();
+        endpoints.retain(|e| e.protocol == wanted);
+        if endpoints.is_empty() {
+            return Err(Failure::new(
+                Code::MissingServer,
+                format!(
+                    "{:?} has no {} server; it has: {}. Test one of those, or leave out --protocol.",
+                    entry.name,
+                    wanted.label(),
+                    has.join(", ")
+                ),
+            ));
+        }
+    }
+    let opts = CheckOptions {
+        ca_file: args.ca_file.or(settings.ca_file),
+        ..CheckOptions::default()
+    };
+    // A bad CA file is the user's to fix, before any password is read.
+    opts.validate()?;
+    let (entry, secret) = vault.secret(&entry.name, Access::Test)?;
+    let json = args.json;
+    let show = move |step: Step| {
+        if !json && step.stage != Stage::Done {
+            note(&format!("{}: {}", step.protocol.as_str(), step.text));
+        }
+    };
+    let mut outcomes = Vec::new();
+    for endpoint in &endpoints {
+        let outcome =
+            apppass_core::signin::block_on(mailcheck::check(endpoint, &secret, &opts, &show))?;
+        vault.record(Action::Tested, &entry, outcome.audit());
+        if !json {
+            let mut line = format!(
+                "{:<5} {:<18} {}\n",
+                outcome.protocol.as_str(),
+                outcome.result.as_str(),
+                outcome.detail.replace(['\n', '\r'], " ")
+            );
+            if let Some(why) = &outcome.explanation {
+                line.push_str(&format!("{:<24} {why}\n", ""));
+            }
+            out(&line)?;
+        }
+        outcomes.push(outcome);
+    }
+    if json {
+        output::json(&outcomes)?;
+    }
+    let failed: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| !o.is_ok())
+        .map(|o| o.protocol.as_str())
+        .collect();
+    if failed.is_empty() {
+        if !json {
+            note(&format!(
+                "The password of {:?} works ({}).",
+                entry.name,
+                endpoints
+                    .iter()
+                    .map(|e| e.protocol.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Ok(exit::OK)
+    } else {
+        if !json {
+            note(&format!(
+                "The connection test of {:?} failed for {}; see above.",
+                entry.name,
+                failed.join(", ")
+            ));
+        }
+        Ok(exit::status(Code::ConnectionTestFailed))
+    }
 }
 
 fn list(profile: &Profile, query: Option<&str>, json: bool) -> Result<u8, Failure> {
@@ -493,6 +598,13 @@ fn show_settings(profile: &Profile, json: bool) -> Result<u8, Failure> {
         ),
         ("rotation_days", settings.rotation_days.to_string()),
         ("store", settings.store.as_str().to_string()),
+        (
+            "ca_file",
+            match &settings.ca_file {
+                Some(path) => path.display().to_string(),
+                None => "none (the system's CAs only)".to_string(),
+            },
+        ),
     ];
     let signin = crate::signin::settings_rows(&settings);
     out(&rows
@@ -506,6 +618,16 @@ fn show_settings(profile: &Profile, json: bool) -> Result<u8, Failure> {
 
 fn set_setting(profile: &Profile, key: SettingKey, value: &str) -> Result<u8, Failure> {
     let mut settings = Settings::load(profile)?;
+    if let SettingKey::CaFile = key {
+        let path = value.trim();
+        settings.ca_file = (!path.is_empty()).then(|| std::path::PathBuf::from(path));
+        settings.save(profile)?;
+        note(&match &settings.ca_file {
+            Some(p) => format!("Set ca_file to {}.", p.display()),
+            None => "Unset ca_file: the connection test trusts the system's CAs only.".to_string(),
+        });
+        return Ok(exit::OK);
+    }
     let number: u32 = value.trim().parse().map_err(|_| {
         Failure::new(
             Code::InvalidInput,
@@ -525,6 +647,7 @@ fn set_setting(profile: &Profile, key: SettingKey, value: &str) -> Result<u8, Fa
             settings.rotation_days = number;
             "rotation_days"
         }
+        SettingKey::CaFile => unreachable!("handled above"),
     };
     settings.save(profile)?;
     note(&format!("Set {name} to {number}."));

@@ -28,6 +28,7 @@ pub const MFA_NEEDED: u8 = 15;
 pub const ORGANISATION_MUST_ACT: u8 = 16;
 pub const PROVIDER_REFUSED: u8 = 17;
 pub const NETWORK: u8 = 18;
+pub const CONNECTION_TEST_FAILED: u8 = 19;
 
 /// The exit status for a failure with this code. Codes of features the CLI does not offer (the
 /// app's clipboard) and any code added later fall under 1 until they get a status here.
@@ -74,6 +75,7 @@ pub fn status(code: Code) -> u8 {
         | Code::TlsFailure
         | Code::NetworkTimeout
         | Code::ServiceUnavailable => NETWORK,
+        Code::ConnectionTestFailed | Code::AuthRejected => CONNECTION_TEST_FAILED,
         _ => INTERNAL,
     }
 }
@@ -111,6 +113,8 @@ Exit status:
   18  network: no connection (Offline), name lookup (DnsFailure), secure connection
       (TlsFailure), no answer in time (NetworkTimeout), or the service stayed busy after
       retries (ServiceUnavailable)
+  19  `apppass test`: a tested protocol did not sign in (ConnectionTestFailed; the result of
+      each protocol says why, e.g. a rejected password, AuthRejected)
 
 On failure apppass prints one line on stderr: `apppass: <what happened and what to do>`.
 
@@ -169,12 +173,12 @@ mod tests {
         let families: HashSet<u8> = Code::ALL.iter().map(|c| status(*c)).collect();
         assert_eq!(
             families.len(),
-            17,
-            "1 and 3-18; 0 and 2 are not failures of core"
+            18,
+            "1 and 3-19; 0 and 2 are not failures of core"
         );
         assert_eq!(status(Code::Internal), INTERNAL);
         assert!(!families.contains(&OK) && !families.contains(&USAGE));
-        for s in 0u8..=NETWORK {
+        for s in 0u8..=CONNECTION_TEST_FAILED {
             help_line(s);
         }
     }

@@ -114,6 +114,10 @@ pub enum Code {
     ServiceUnavailable,
     /// A service answered something apppass cannot read (malformed JSON, unexpected status).
     ProtocolError,
+    /// A mail server refused the entry's user name or password during a connection test.
+    AuthRejected,
+    /// A connection test did not sign in (the outcome of each protocol says why).
+    ConnectionTestFailed,
     /// A bug: something that should not happen did.
     Internal,
 }
@@ -172,12 +176,14 @@ impl Code {
             Code::GraphAccessDenied => "GraphAccessDenied",
             Code::ServiceUnavailable => "ServiceUnavailable",
             Code::ProtocolError => "ProtocolError",
+            Code::AuthRejected => "AuthRejected",
+            Code::ConnectionTestFailed => "ConnectionTestFailed",
             Code::Internal => "Internal",
         }
     }
 
     /// Every code, for exhaustive tests and documentation.
-    pub const ALL: [Code; 51] = [
+    pub const ALL: [Code; 53] = [
         Code::InvalidInput,
         Code::EmptySecret,
         Code::SecretTooLarge,
@@ -228,6 +234,8 @@ impl Code {
         Code::GraphAccessDenied,
         Code::ServiceUnavailable,
         Code::ProtocolError,
+        Code::AuthRejected,
+        Code::ConnectionTestFailed,
         Code::Internal,
     ];
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 mod fsutil;
 pub mod graph;
+pub mod mailcheck;
 pub mod open;
 pub mod policy;
 pub mod profile;

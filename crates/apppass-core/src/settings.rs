@@ -3,6 +3,8 @@
 //! Every field has a default and a documented range; a value out of range is refused with a
 //! message naming the range, and a damaged file is reported rather than silently replaced.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -46,6 +48,11 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub signin: Option<crate::policy::SignInSettings>,
+    /// A PEM file of extra CA certificates the connection test trusts besides the system's (a
+    /// company CA). `apppass test --ca-file` overrides it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "string")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -56,6 +63,7 @@ impl Default for Settings {
             rotation_days: 180,
             store: StoreKind::Keyring,
             signin: None,
+            ca_file: None,
         }
     }
 }
@@ -88,6 +96,30 @@ impl Settings {
             )));
         }
         Ok(())
+    }
+
+    /// Checks that `ca_file`, when set, names an existing file. Only checked when the setting is
+    /// saved: a CA file removed later must not stop `apppass get`; the connection test reports it.
+    pub fn validate_ca_file(&self) -> Result<(), Failure> {
+        let Some(path) = &self.ca_file else {
+            return Ok(());
+        };
+        if path.as_os_str().is_empty() {
+            return Err(invalid(
+                "The CA file setting is empty. Give the path of a PEM file, or unset it.".into(),
+            ));
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => Ok(()),
+            Ok(_) => Err(invalid(format!(
+                "The CA file {} is not a file. Give the path of a PEM file with the CA certificate.",
+                path.display()
+            ))),
+            Err(e) => Err(invalid(format!(
+                "The CA file {} cannot be read ({e}). Give the path of a PEM file with the CA certificate.",
+                path.display()
+            ))),
+        }
     }
 
     /// Reads the profile's settings; a missing file gives the defaults.
@@ -123,6 +155,7 @@ impl Settings {
     /// Validates, then writes atomically (temporary file, then rename).
     pub fn save(&self, profile: &Profile) -> Result<(), Failure> {
         self.validate()?;
+        self.validate_ca_file()?;
         let text = toml::to_string_pretty(self)
             .map_err(|e| Failure::new(Code::Internal, format!("Cannot encode settings: {e}")))?;
         crate::fsutil::write_atomic(&profile.settings_path(), text.as_bytes())
@@ -164,6 +197,41 @@ mod tests {
         assert_eq!(err.code, Code::InvalidInput);
         assert!(err.message.contains("7 and 3650"));
         assert_eq!(Settings::load(&profile).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn ca_file_must_be_an_existing_file_when_saved_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::isolated(dir.path()).unwrap();
+        let missing = dir.path().join("missing.pem");
+        let s = Settings {
+            ca_file: Some(missing.clone()),
+            ..Settings::default()
+        };
+        let err = s.save(&profile).unwrap_err();
+        assert_eq!(err.code, Code::InvalidInput);
+        assert!(err.message.contains(&missing.display().to_string()));
+        let err = Settings {
+            ca_file: Some(dir.path().to_path_buf()),
+            ..Settings::default()
+        }
+        .save(&profile)
+        .unwrap_err();
+        assert!(err.message.contains("not a file"), "{}", err.message);
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let s = Settings {
+            ca_file: Some(ca.clone()),
+            ..Settings::default()
+        };
+        s.save(&profile).unwrap();
+        assert!(std::fs::read_to_string(profile.settings_path())
+            .unwrap()
+            .contains("ca_file = "));
+        assert_eq!(Settings::load(&profile).unwrap(), s);
+        // A file removed later does not make the settings unreadable.
+        std::fs::remove_file(&ca).unwrap();
+        assert_eq!(Settings::load(&profile).unwrap().ca_file, Some(ca));
     }
 
     #[test]

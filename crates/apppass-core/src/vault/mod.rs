@@ -151,7 +151,8 @@ pub enum Access {
     Reveal,
     /// Put on the clipboard.
     Copy,
-    /// Used for a connection test.
+    /// Used for a connection test. Only a failure to read is audited here: the caller records
+    /// the test's outcome with [`Vault::record`].
     Test,
 }
 
@@ -410,7 +411,10 @@ impl Vault {
         };
         // Recording the use is best effort: a read-only disk must not stop a mail client.
         let _ = self.db.touch(&entry.id, self.clock.now());
-        self.audit(action, &entry.name, &entry.id, Ok(()));
+        // A connection test records its outcome itself (`record`) once it knows it.
+        if access != Access::Test {
+            self.audit(action, &entry.name, &entry.id, Ok(()));
+        }
         Ok((entry, secret))
     }
 

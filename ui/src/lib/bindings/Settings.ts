@@ -18,4 +18,9 @@ rotation_days: number, store: StoreKind,
 /**
  * Work-account sign-in (`[signin]`); see `policy.rs` for the fields and the layering.
  */
-signin?: SignInSettings, };
+signin?: SignInSettings, 
+/**
+ * A PEM file of extra CA certificates the connection test trusts besides the system's (a
+ * company CA). `apppass test --ca-file` overrides it.
+ */
+ca_file?: string, };
