@@ -133,6 +133,43 @@ pub struct MfaOverview {
     pub security_info_url: String,
 }
 
+/// The desktop wizard's Paste: the clipboard held an acceptable app password, which the app now
+/// keeps (never sent to the UI). Only its shape is told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Pasted {
+    /// Characters in the normalised password.
+    pub length: u32,
+    /// How it is grouped and whether it has the provider's documented form, in plain words
+    /// ("4 groups of 4, the form of an Apple iCloud app password"); empty when there is nothing
+    /// to say.
+    pub hint: String,
+}
+
+/// An entry's password was replaced; the provider still accepts the old one until it is deleted
+/// there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Rotated {
+    pub entry: Entry,
+    pub provider_name: String,
+    /// The provider's page where the old app password is deleted, when it documents one.
+    pub manage_url: Option<String>,
+}
+
+/// A configuration the desktop app wrote to a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct ExportedFile {
+    /// Where it was written (the user's Downloads folder).
+    pub path: String,
+    /// The file holds the app password in clear (an Apple profile, when asked for): readable by
+    /// the owner only; delete it once installed.
+    pub contains_password: bool,
+    /// Shown beside the path, when set.
+    pub warning: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
