@@ -31,6 +31,17 @@ const COMMANDS: &[&str] = &[
     "mfa_status",
     "preflight",
     "security_info_open",
+    "catalog_clients",
+    "wizard_suggest_name",
+    "wizard_paste",
+    "wizard_save",
+    "wizard_rotate",
+    "wizard_cancel",
+    "client_setup",
+    "export_file",
+    "connection_test",
+    "wizard_preflight",
+    "text_copy",
 ];
 
 fn main() {

@@ -6,20 +6,27 @@
 //! window. Every command must also be listed in `src-tauri/build.rs` and granted in
 //! `src-tauri/capabilities/main-window.json`.
 
-use apppass_core::catalog::{self, Provider};
+use apppass_core::catalog::preflight::ClientPreflight;
+use apppass_core::catalog::{self, Client, ClientSetup, Provider};
+use apppass_core::clock::{Clock, SystemClock};
+use apppass_core::export::{self, ExportFormat};
 use apppass_core::graph::Preflight;
+use apppass_core::mailcheck::{CheckOutcome, Step};
 use apppass_core::settings::Settings;
 use apppass_core::signin::{Account, SignedOut};
 use apppass_core::vault::{Access, Entry, HealthReport, NewEntry};
 use apppass_core::wire::{
-    Copied, MfaOverview, Removed, Revealed, SignInProgress, SignInSetup, StoreStatus,
+    Copied, ExportedFile, MfaOverview, Pasted, Removed, Revealed, Rotated, SignInProgress,
+    SignInSetup, StoreStatus,
 };
 use apppass_core::{Code, Failure, Secret};
-use tauri::{AppHandle, Runtime, State};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::signin;
 use crate::state::AppState;
+use crate::wizard;
 
 type Answer<T> = Result<T, Failure>;
 
@@ -122,15 +129,30 @@ pub fn catalog_providers() -> Vec<Provider> {
     catalog::providers().to_vec()
 }
 
-/// Opens the provider's app-password page in the system browser. The URL comes from the catalog
-/// (https only), never from the webview.
+/// Opens one of the provider's pages in the system browser: its app-password page (the default)
+/// or, with `page = "mfa"`, its 2-step verification page. The URL comes from the catalog (https
+/// only), never from the webview.
 #[tauri::command(async)]
-pub fn provider_page_open<R: Runtime>(app: AppHandle<R>, provider: String) -> Answer<()> {
+pub fn provider_page_open<R: Runtime>(
+    app: AppHandle<R>,
+    provider: String,
+    page: Option<String>,
+) -> Answer<()> {
     let provider = catalog::provider(&provider)?;
-    let url = provider.manage_url().ok_or_else(|| {
+    let url = match page.as_deref() {
+        None | Some("app_passwords") => provider.manage_url(),
+        Some("mfa") => provider.mfa.as_ref().and_then(|m| m.url.as_deref()),
+        Some(other) => {
+            return Err(Failure::new(
+                Code::InvalidInput,
+                format!("Unknown page {other:?}: use app_passwords or mfa."),
+            ))
+        }
+    }
+    .ok_or_else(|| {
         Failure::new(
             Code::NotFound,
-            format!("The catalog has no web page for {}.", provider.name),
+            format!("The catalog has no such web page for {}.", provider.name),
         )
     })?;
     app.opener().open_url(url, None::<&str>).map_err(|e| {
@@ -275,4 +297,140 @@ pub fn security_info_open<R: Runtime>(
         )
     })?;
     Ok(url)
+}
+
+// ---- the app-password wizard --------------------------------------------------------------------
+// The pasted app password stays in Rust (`AppState::pending`) from Paste to Save: no command here
+// receives or returns it.
+
+/// The mail clients of the catalog: protocols, setup steps, export formats.
+#[tauri::command(async)]
+pub fn catalog_clients() -> Vec<Client> {
+    catalog::clients().to_vec()
+}
+
+/// Can `client` work with an app password from `provider` today? Per protocol the statement in
+/// force, with its source and date, a verdict and advice.
+#[tauri::command(async)]
+pub fn wizard_preflight(provider: String, client: String) -> Answer<ClientPreflight> {
+    let today = apppass_core::graph::preflight::today(SystemClock.now());
+    catalog::preflight::check(&provider, &client, &today)
+}
+
+/// A name for a new entry, unique in the vault: "Thunderbird on LAPTOP-42".
+#[tauri::command(async)]
+pub fn wizard_suggest_name(state: State<'_, AppState>, client: String) -> Answer<String> {
+    let taken: Vec<String> = state
+        .with_vault(|v| v.list())?
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    Ok(catalog::suggest_name(
+        &client,
+        &catalog::device_name(),
+        &taken,
+    ))
+}
+
+/// Paste: reads the clipboard once and clears it (if it still holds what was read), checks the
+/// value against the provider's format, and keeps the normalised password here. The answer is
+/// its length and shape only, or why it was refused.
+#[tauri::command(async)]
+pub fn wizard_paste(state: State<'_, AppState>, provider: String) -> Answer<Pasted> {
+    wizard::paste(state.clipboard.as_ref(), &state.pending, &provider)
+}
+
+/// Saves a new entry with the pasted password; the password is dropped once stored (kept after
+/// a failure such as a name already taken, so that the user can correct it).
+#[tauri::command(async)]
+pub fn wizard_save(state: State<'_, AppState>, entry: NewEntry) -> Answer<Entry> {
+    let provider = entry.provider.clone();
+    state.pending.use_for(&provider, |secret| {
+        state.with_vault(|v| v.add(entry, secret))
+    })
+}
+
+/// Replaces an entry's password with the pasted one (recorded as a rotation); the answer names
+/// the provider's page where the old one must be deleted.
+#[tauri::command(async)]
+pub fn wizard_rotate(state: State<'_, AppState>, name: String) -> Answer<Rotated> {
+    let entry = state.with_vault(|v| v.entry(&name))?;
+    let entry = state.pending.use_for(&entry.provider, |secret| {
+        state.with_vault(|v| v.rotate(&name, Some(secret)))
+    })?;
+    let provider = catalog::provider(&entry.provider)?;
+    Ok(Rotated {
+        provider_name: provider.name.clone(),
+        manage_url: provider.manage_url().map(str::to_string),
+        entry,
+    })
+}
+
+/// The settings (server, port, security, user name) and filled-in steps for setting `client` up
+/// with the entry.
+#[tauri::command(async)]
+pub fn client_setup(
+    state: State<'_, AppState>,
+    name: String,
+    client: String,
+) -> Answer<ClientSetup> {
+    let entry = state.with_vault(|v| v.entry(&name))?;
+    catalog::setup(&entry, &client)
+}
+
+/// Writes the entry's configuration in `format` to the Downloads folder and answers with the
+/// path. Only an Apple profile can hold the password, and only with `include_password`.
+#[tauri::command(async)]
+pub fn export_file<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    name: String,
+    format: ExportFormat,
+    include_password: bool,
+) -> Answer<ExportedFile> {
+    let (entry, secret) = if include_password {
+        let (entry, secret) = state.with_vault(|v| v.secret(&name, Access::Reveal))?;
+        (entry, Some(secret))
+    } else {
+        (state.with_vault(|v| v.entry(&name))?, None)
+    };
+    let exported = export::render(&entry, format, secret.as_ref())?;
+    let dir = wizard::downloads_dir(state.downloads_override(), app.path().download_dir().ok())?;
+    wizard::write_export(&dir, &exported)
+}
+
+/// Signs in to the entry's servers with its stored password (those `client` uses, when given),
+/// streaming each step through `on_step`; the answer is one outcome per server. Trusts the
+/// extra CA file of the settings (`ca_file`) besides the system's roots.
+#[tauri::command]
+pub async fn connection_test(
+    state: State<'_, AppState>,
+    name: String,
+    client: Option<String>,
+    on_step: Channel<Step>,
+) -> Answer<Vec<CheckOutcome>> {
+    let progress = move |step: Step| {
+        // A window closed meanwhile: nobody left to show the step to.
+        let _ = on_step.send(step);
+    };
+    wizard::test_connection(&state, &name, client.as_deref(), &progress).await
+}
+
+/// Drops the pasted app password the wizard keeps (Cancel, or back at the first step).
+#[tauri::command(async)]
+pub fn wizard_cancel(state: State<'_, AppState>) {
+    state.pending.clear();
+}
+
+/// Copies non-secret text (a name, a server, a user name) to the clipboard: the webview has no
+/// clipboard permission. Never cleared by a timer; passwords go through `entry_copy`.
+#[tauri::command(async)]
+pub fn text_copy(state: State<'_, AppState>, text: String) -> Answer<()> {
+    if text.is_empty() || text.len() > 2048 {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            "Only a name, a server or a user name can be copied here (1 to 2048 bytes).",
+        ));
+    }
+    state.clipboard.put_secret(&Secret::new(text))
 }

@@ -7,6 +7,7 @@ mod clipboard;
 pub mod commands;
 mod signin;
 mod state;
+mod wizard;
 
 pub use clipboard::{Clipboard, SystemClipboard};
 pub use signin::{qr_svg, UrlOpener};
@@ -52,6 +53,17 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::mfa_status,
             commands::preflight,
             commands::security_info_open,
+            commands::catalog_clients,
+            commands::wizard_suggest_name,
+            commands::wizard_paste,
+            commands::wizard_save,
+            commands::wizard_rotate,
+            commands::wizard_cancel,
+            commands::client_setup,
+            commands::export_file,
+            commands::connection_test,
+            commands::wizard_preflight,
+            commands::text_copy,
         ])
 }
 
@@ -60,10 +72,12 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
     tauri::generate_context!()
 }
 
-/// Clears a password this app copied, if the clipboard still holds it, before the process ends.
+/// Clears a password this app copied, if the clipboard still holds it, and drops a pasted one the
+/// wizard still keeps, before the process ends.
 fn on_exit<R: Runtime>(app: &tauri::AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.copies.finish();
+        state.pending.clear();
     }
 }
 

@@ -17,6 +17,7 @@ use apppass_core::{Code, Failure, Secret};
 
 use crate::clipboard::{Clipboard, CopyTimer};
 use crate::signin::{Task, UrlOpener};
+use crate::wizard::PendingSlot;
 
 /// Written in the audit log as where an action happened.
 const VIA: &str = "app";
@@ -149,6 +150,10 @@ pub struct AppState {
     policy_path: PathBuf,
     /// Microsoft Graph's address when not the one of the sign-in's cloud (tests, emulators).
     graph_url: Option<String>,
+    /// The wizard's pasted app password, waiting for Save (never sent to the webview).
+    pub(crate) pending: PendingSlot,
+    /// Where exports are written instead of the user's Downloads folder (tests).
+    downloads: Option<PathBuf>,
 }
 
 impl AppState {
@@ -170,7 +175,26 @@ impl AppState {
             browser: None,
             policy_path: Policy::system_path(),
             graph_url: graph_url_from_env(),
+            pending: PendingSlot::default(),
+            downloads: None,
         }
+    }
+
+    /// Writes exported files to `dir` instead of the user's Downloads folder (tests).
+    pub fn with_downloads(mut self, dir: PathBuf) -> AppState {
+        self.downloads = Some(dir);
+        self
+    }
+
+    /// Keeps a pasted app password for `lifetime` instead of the usual 10 minutes (tests).
+    pub fn with_paste_lifetime(mut self, lifetime: std::time::Duration) -> AppState {
+        self.pending = PendingSlot::with_lifetime(lifetime);
+        self
+    }
+
+    /// The folder set by [`AppState::with_downloads`], if any.
+    pub(crate) fn downloads_override(&self) -> Option<&std::path::Path> {
+        self.downloads.as_deref()
     }
 
     /// Opens sign-in addresses with `browser` instead of the system browser (tests).
