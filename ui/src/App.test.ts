@@ -10,12 +10,34 @@ describe('the app', () => {
     render(App);
     expect(await screen.findAllByTestId('entry-row')).toHaveLength(1);
     await fireEvent.click(screen.getByTestId('add-button'));
+    expect(await screen.findByTestId('wizard')).toBeInTheDocument();
+    await fireEvent.click(screen.getByTestId('wizard-add-manually'));
     expect(screen.getByTestId('add-form')).toBeInTheDocument();
     await fireEvent.click(screen.getByTestId('add-paste'));
     expect(await screen.findByTestId('toast')).toHaveTextContent(
       'Saved “Phone”. The clipboard is cleared.',
     );
     expect(screen.getByTestId('search')).toHaveFocus();
+  });
+
+  it('starts a new user (empty vault) in the wizard; Cancel shows the empty vault', async () => {
+    fakeBackend([]);
+    render(App);
+    expect(await screen.findByTestId('wizard')).toHaveAttribute('data-step', 'provider');
+    await fireEvent.click(screen.getByTestId('wizard-cancel'));
+    expect(await screen.findByTestId('empty-state')).toBeInTheDocument();
+    await fireEvent.click(screen.getByTestId('empty-add-button'));
+    expect(await screen.findByTestId('wizard')).toBeInTheDocument();
+  });
+
+  it('opens the wizard in rotation mode from an entry', async () => {
+    fakeBackend([entry('Work laptop')]);
+    render(App);
+    await fireEvent.click(await screen.findByTestId('rotate-button'));
+    const wizard = await screen.findByTestId('wizard');
+    expect(wizard).toHaveAttribute('data-mode', 'rotate');
+    expect(wizard).toHaveAttribute('data-step', 'password');
+    expect(screen.getByRole('heading', { level: 2 })).toHaveTextContent('Rotate “Work laptop”');
   });
 
   it('sends a user without a keyring to the storage settings', async () => {

@@ -1,7 +1,7 @@
 // The one door to the Rust side. Every command is typed with the wire types ts-rs generates from
 // Rust (./bindings), and every rejection becomes a typed Failure ({code, message}).
 // Nothing here logs: arguments and results can carry a password or a passphrase.
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
 import type { Account } from './bindings/Account';
 import type { Code } from './bindings/Code';
 import type { Copied } from './bindings/Copied';
@@ -24,6 +24,21 @@ import type { SignInPhase } from './bindings/SignInPhase';
 import type { SignInProgress } from './bindings/SignInProgress';
 import type { SignInSetup } from './bindings/SignInSetup';
 import type { StoreStatus } from './bindings/StoreStatus';
+import type { Endpoint } from './bindings/Endpoint';
+import type { Protocol } from './bindings/Protocol';
+import type { CheckOutcome } from './bindings/CheckOutcome';
+import type { CheckResult } from './bindings/CheckResult';
+import type { Client } from './bindings/Client';
+import type { ClientPreflight } from './bindings/ClientPreflight';
+import type { ClientSetup } from './bindings/ClientSetup';
+import type { ExportedFile } from './bindings/ExportedFile';
+import type { ExportFormat } from './bindings/ExportFormat';
+import type { Mfa } from './bindings/Mfa';
+import type { Pasted } from './bindings/Pasted';
+import type { PreflightLine } from './bindings/PreflightLine';
+import type { Rotated } from './bindings/Rotated';
+import type { Step as CheckStep } from './bindings/Step';
+import type { Verdict } from './bindings/Verdict';
 
 export type {
   Account,
@@ -48,7 +63,25 @@ export type {
   SignInProgress,
   SignInSetup,
   StoreStatus,
+  Endpoint,
+  Protocol,
+  CheckOutcome,
+  CheckResult,
+  CheckStep,
+  Client,
+  ClientPreflight,
+  ClientSetup,
+  ExportedFile,
+  ExportFormat,
+  Mfa,
+  Pasted,
+  PreflightLine,
+  Rotated,
+  Verdict,
 };
+
+/** Which catalog page of a provider to open. */
+export type ProviderPage = 'app_passwords' | 'mfa';
 
 /** Each command's arguments and result. Must match src-tauri/src/commands.rs. */
 export interface Commands {
@@ -64,7 +97,7 @@ export interface Commands {
   settings_get: [Record<string, never>, Settings];
   settings_set: [{ settings: Settings }, Settings];
   catalog_providers: [Record<string, never>, Provider[]];
-  provider_page_open: [{ provider: string }, null];
+  provider_page_open: [{ provider: string; page?: ProviderPage }, null];
   store_status: [Record<string, never>, StoreStatus];
   store_use_file: [{ passphrase: string }, StoreStatus];
   store_unlock: [{ passphrase: string }, StoreStatus];
@@ -80,6 +113,20 @@ export interface Commands {
   mfa_status: [Record<string, never>, MfaOverview];
   preflight: [Record<string, never>, Preflight];
   security_info_open: [Record<string, never>, string];
+  catalog_clients: [Record<string, never>, Client[]];
+  wizard_preflight: [{ provider: string; client: string }, ClientPreflight];
+  wizard_suggest_name: [{ client: string }, string];
+  wizard_paste: [{ provider: string }, Pasted];
+  wizard_cancel: [Record<string, never>, null];
+  wizard_save: [{ entry: NewEntry }, Entry];
+  wizard_rotate: [{ name: string }, Rotated];
+  client_setup: [{ name: string; client: string }, ClientSetup];
+  export_file: [{ name: string; format: ExportFormat; includePassword: boolean }, ExportedFile];
+  connection_test: [
+    { name: string; client: string | null; onStep: Channel<CheckStep> },
+    CheckOutcome[],
+  ];
+  text_copy: [{ text: string }, null];
 }
 
 /** A command's failure, thrown by {@link call}. */
@@ -152,4 +199,30 @@ export const api = {
   mfaStatus: () => call('mfa_status', none),
   preflight: () => call('preflight', none),
   openSecurityInfo: () => call('security_info_open', none),
+  openProviderMfaPage: (provider: string) => call('provider_page_open', { provider, page: 'mfa' }),
+  clients: () => call('catalog_clients', none),
+  wizardPreflight: (provider: string, client: string) =>
+    call('wizard_preflight', { provider, client }),
+  suggestName: (client: string) => call('wizard_suggest_name', { client }),
+  /** Rust reads the clipboard once, validates, clears it, and keeps the password: only its
+   * length and grouping come back. */
+  paste: (provider: string) => call('wizard_paste', { provider }),
+  /** Drops a pasted password Rust keeps for the wizard. */
+  cancelPaste: () => call('wizard_cancel', none),
+  /** Stores the entry with the password Rust keeps from the last paste. */
+  savePasted: (entry: NewEntry) => call('wizard_save', { entry }),
+  /** Replaces the entry's password with the one Rust keeps from the last paste. */
+  rotatePasted: (name: string) => call('wizard_rotate', { name }),
+  clientSetup: (name: string, client: string) => call('client_setup', { name, client }),
+  exportFile: (name: string, format: ExportFormat, includePassword: boolean) =>
+    call('export_file', { name, format, includePassword }),
+  /** Tests the entry's servers (those `client` uses, when given); each step arrives through
+   * `onStep` as it runs. */
+  testConnection: (name: string, client: string | null, onStep: (step: CheckStep) => void) => {
+    const channel = new Channel<CheckStep>();
+    channel.onmessage = onStep;
+    return call('connection_test', { name, client, onStep: channel });
+  },
+  /** Copies non-secret text (a server name, a user name) to the clipboard, from Rust. */
+  copyText: (text: string) => call('text_copy', { text }),
 };

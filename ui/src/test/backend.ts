@@ -1,7 +1,7 @@
 // A fake Rust side for component tests: an in-memory vault behind mockIPC. Tests override single
 // commands with `fail` or `on` and read what was invoked from `calls`.
 import { mockIPC } from '@tauri-apps/api/mocks';
-import type { Entry, Failure, Provider, Settings } from '../lib/ipc';
+import type { Client, Entry, Failure, Provider, Settings } from '../lib/ipc';
 
 const DAY = 86_400;
 export const now = () => Math.floor(Date.now() / 1000);
@@ -31,6 +31,15 @@ export const providers: Provider[] = [
     app_password_url: 'https://myaccount.google.com/apppasswords',
     help_url: 'https://support.google.com/accounts/answer/185833',
     limit: null,
+    mfa: {
+      requirement: 'required',
+      text: 'Google shows App passwords only once 2-Step Verification is on.',
+      url: 'https://myaccount.google.com/signinoptions/twosv',
+      source: 'https://support.google.com/accounts/answer/185833',
+      checked: '2026-11-25',
+    },
+    servers: { imap: null, smtp: null, pop: null },
+    servers_note: null,
   },
   {
     id: 'custom',
@@ -39,7 +48,21 @@ export const providers: Provider[] = [
     app_password_url: null,
     help_url: null,
     limit: null,
+    mfa: null,
+    servers: { imap: null, smtp: null, pop: null },
+    servers_note: null,
   },
+];
+
+function client(id: string, name: string, incoming: Client['incoming'], exports: Client['exports']): Client {
+  return { id, name, incoming, outgoing: ['smtp'], exports, steps: ['Open the account settings.'], oauth: [] };
+}
+
+export const clients: Client[] = [
+  client('thunderbird', 'Thunderbird', ['imap'], ['thunderbird']),
+  client('apple_mail', 'Apple Mail (macOS)', ['imap'], ['mobileconfig']),
+  client('msmtp', 'msmtp', [], ['msmtp']),
+  client('other', 'Other program', ['imap', 'pop'], []),
 ];
 
 export const defaultSettings: Settings = {
@@ -101,6 +124,10 @@ export function fakeBackend(entries: Entry[] = []): Backend {
       return e;
     },
     provider_page_open: () => null,
+    catalog_clients: () => clients,
+    account_get: () => null,
+    wizard_cancel: () => null,
+    text_copy: () => null,
     store_status: () => ({
       kind: 'keyring',
       description: 'Secret Service (D-Bus org.freedesktop.secrets)',
