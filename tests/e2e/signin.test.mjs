@@ -190,9 +190,16 @@ test('sign-in with a code: code, address and QR code; approved on the provider; 
     await (await $(app, 'preflight-protocols')).scrollIntoView();
     screenshot(join(shots, 'apppass-e2e-preflight.png'));
 
-    // On to app passwords: the add form.
+    // On to app passwords: the wizard, with Microsoft 365 and the account filled in.
     await (await $(app, 'mfa-continue')).click();
-    await (await $(app, 'add-name')).waitForDisplayed({ timeout: 10_000 });
+    await (await $(app, 'wizard')).waitForDisplayed({ timeout: 10_000 });
+    await app.browser.waitUntil(async () => (await (await $(app, 'wizard-provider')).getValue()) === 'microsoft365', {
+      timeout: 10_000,
+      timeoutMsg: 'Microsoft 365 pre-filled after sign-in',
+    });
+    assert.equal(await (await $(app, 'wizard-account')).getValue(), 'ann@example.test');
+    assert.match(await textOf(app, 'provider-prefilled'), /ann@example\.test/);
+    screenshot(join(shots, 'apppass-e2e-wizard-signed-in.png'));
   } finally {
     await app.close();
   }
@@ -217,7 +224,8 @@ test('consent declined on the provider: the failure by its code, with the next s
 test('without a client ID: the sign-in screen says what IT must do, and the vault works', async () => {
   const app = await launch();
   try {
-    await (await $(app, 'empty-state')).waitForDisplayed({ timeout: 15_000 });
+    // A new user starts in the app-password wizard.
+    await (await $(app, 'wizard')).waitForDisplayed({ timeout: 15_000 });
     await (await $(app, 'nav-account')).click();
     assert.match(await textOf(app, 'signin-client-id-missing'), /Ask IT to register apppass/);
     assert.equal(await (await $(app, 'signin-browser')).isExisting(), false);

@@ -52,11 +52,15 @@ function filesUnder(dir) {
 
 test('add by paste, search, copy, clipboard cleared after the timeout', async () => {
   const { browser } = app;
-  // A new user sees the empty state, and the search box has the focus.
-  await (await $('empty-state')).waitForDisplayed({ timeout: 15_000 });
+  // A new user starts in the wizard (tests/e2e/wizard.test.mjs); Cancel shows the empty vault
+  // with the search box focused, and the wizard's first step offers the manual form too.
+  await (await $('wizard')).waitForDisplayed({ timeout: 15_000 });
+  await (await $('wizard-cancel')).click();
+  await (await $('empty-state')).waitForDisplayed({ timeout: 5_000 });
   assert.equal(await browser.execute(() => document.activeElement?.dataset?.testid), 'search');
 
   await (await $('empty-add-button')).click();
+  await (await $('wizard-add-manually')).click();
   await (await $('add-name')).setValue('Thunderbird on laptop');
   await (await $('add-provider')).selectByAttribute('value', 'google');
   await (await $('add-account')).setValue('ann@gmail.com');
