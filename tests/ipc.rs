@@ -970,4 +970,17 @@ fn connection_test_against_dovecot_uses_the_stored_password_and_the_ca_file_sett
         results(&test(json!("msmtp"))),
         [("smtp".into(), "ok".into())]
     );
+    // Each protocol's result is in the audit log: 2 refused (TLS), then 3 ok.
+    let audit = std::fs::read_to_string(app.home.path().join("audit.jsonl")).unwrap();
+    let tested: Vec<&str> = audit
+        .lines()
+        .filter(|l| l.contains(r#""action":"tested""#))
+        .collect();
+    assert_eq!(tested.len(), 5, "{audit}");
+    assert_eq!(
+        tested.iter().filter(|l| l.contains("TlsFailure")).count(),
+        2,
+        "{audit}"
+    );
+    assert!(!audit.contains(dc.password(dovecot::ALICE)));
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use apppass_core::audit::Action;
 use apppass_core::catalog::{self, Provider};
 use apppass_core::export::Exported;
 use apppass_core::mailcheck::{self, CheckOptions, CheckOutcome, Step};
@@ -182,7 +183,7 @@ fn shape_hint(provider: &Provider, secret: &Secret) -> String {
 }
 
 /// Tests the entry's servers (only those `client` uses, when given) one after the other with the
-/// stored password (reading it for a test is what the audit log records).
+/// stored password, and records each protocol's result in the audit log.
 pub async fn test_connection(
     state: &AppState,
     name: &str,
@@ -201,7 +202,12 @@ pub async fn test_connection(
     };
     let mut outcomes = Vec::with_capacity(endpoints.len());
     for endpoint in &endpoints {
-        outcomes.push(mailcheck::check(endpoint, &secret, &opts, progress).await);
+        let outcome = mailcheck::check(endpoint, &secret, &opts, progress).await;
+        state.with_vault(|v| {
+            v.record(Action::Tested, &entry, outcome.audit());
+            Ok(())
+        })?;
+        outcomes.push(outcome);
     }
     Ok(outcomes)
 }
