@@ -104,22 +104,10 @@ pub fn endpoints(entry: &Entry) -> Vec<Endpoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vault::{EntryKind, ServerSettings};
+    use crate::vault::ServerSettings;
 
-    pub(crate) fn entry(provider: &str, account: &str, servers: Option<ServerSettings>) -> Entry {
-        Entry {
-            id: "0".repeat(32),
-            name: "Thunderbird on LAPTOP-42".into(),
-            provider: provider.into(),
-            account: account.into(),
-            client: "thunderbird".into(),
-            kind: EntryKind::AppPassword,
-            created: 0,
-            rotated: None,
-            last_used: None,
-            notes: String::new(),
-            servers,
-        }
+    fn entry(provider: &str, account: &str, servers: Option<ServerSettings>) -> Entry {
+        crate::vault::test_entry("Thunderbird on LAPTOP-42", provider, account, servers)
     }
 
     fn summary(e: &Entry) -> Vec<(Protocol, String, u16, Security, String)> {

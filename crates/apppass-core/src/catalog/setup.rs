@@ -179,22 +179,10 @@ fn fill<'a>(
 mod tests {
     use super::*;
     use crate::catalog::clients;
-    use crate::vault::{EntryKind, Server, ServerSettings};
+    use crate::vault::{Server, ServerSettings};
 
     fn entry(provider: &str, account: &str, servers: Option<ServerSettings>) -> Entry {
-        Entry {
-            id: "ab".repeat(16),
-            name: "Thunderbird on LAPTOP-42".into(),
-            provider: provider.into(),
-            account: account.into(),
-            client: "thunderbird".into(),
-            kind: EntryKind::AppPassword,
-            created: 0,
-            rotated: None,
-            last_used: None,
-            notes: String::new(),
-            servers,
-        }
+        crate::vault::test_entry("Thunderbird on LAPTOP-42", provider, account, servers)
     }
 
     #[test]

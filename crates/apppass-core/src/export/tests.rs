@@ -2,23 +2,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use super::*;
-use crate::vault::{EntryKind, Server, ServerSettings};
+use crate::vault::{Server, ServerSettings};
 
-fn entry(name: &str, provider: &str, account: &str, servers: Option<ServerSettings>) -> Entry {
-    Entry {
-        id: "0123456789abcdef0123456789abcdef".into(),
-        name: name.into(),
-        provider: provider.into(),
-        account: account.into(),
-        client: "thunderbird".into(),
-        kind: EntryKind::AppPassword,
-        created: 0,
-        rotated: None,
-        last_used: None,
-        notes: String::new(),
-        servers,
-    }
-}
+use crate::vault::test_entry as entry;
 
 fn server(host: &str, port: u16, security: Security) -> Option<Server> {
     Some(Server {

@@ -603,6 +603,29 @@ fn normalise_for(provider: &catalog::Provider, raw: &Secret) -> Result<Secret, F
 }
 
 /// The label shown by the OS keyring's UI (e.g. Seahorse, Keychain Access).
+/// An entry as unit tests build it: metadata only, never stored, created at the epoch.
+#[cfg(test)]
+pub(crate) fn test_entry(
+    name: &str,
+    provider: &str,
+    account: &str,
+    servers: Option<ServerSettings>,
+) -> Entry {
+    Entry {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        name: name.into(),
+        provider: provider.into(),
+        account: account.into(),
+        client: "thunderbird".into(),
+        kind: EntryKind::AppPassword,
+        created: 0,
+        rotated: None,
+        last_used: None,
+        notes: String::new(),
+        servers,
+    }
+}
+
 pub fn item_label(name: &str) -> String {
     format!("apppass: {name}")
 }
