@@ -30,6 +30,20 @@ describe('the app', () => {
     expect(await screen.findByTestId('wizard')).toBeInTheDocument();
   });
 
+  it('does not pull a user who went elsewhere back into the wizard when the empty vault loads', async () => {
+    const backend = fakeBackend([]);
+    // Both the app and the vault screen read the vault: hold every read until released.
+    const pending: ((entries: unknown[]) => void)[] = [];
+    backend.on('vault_list', () => new Promise((resolve) => pending.push(resolve)));
+    render(App);
+    await vi.waitFor(() => expect(backend.called('vault_list')).toHaveLength(2));
+    await fireEvent.click(screen.getByTestId('nav-account'));
+    for (const resolve of pending) resolve([]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(screen.queryByTestId('wizard')).not.toBeInTheDocument();
+    expect(screen.getByTestId('nav-account')).toHaveClass('active');
+  });
+
   it('opens the wizard in rotation mode from an entry', async () => {
     fakeBackend([entry('Work laptop')]);
     render(App);
