@@ -25,6 +25,8 @@ pub enum Action {
     Renamed,
     Removed,
     Repaired,
+    /// A client gave the bridge a wrong local user name or password.
+    BridgeRejected,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

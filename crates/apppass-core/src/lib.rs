@@ -3,6 +3,7 @@
 //! The desktop app (`src-tauri/`) and the CLI (`crates/apppass-cli`) are thin callers of this crate.
 
 pub mod audit;
+pub mod bridge;
 pub mod catalog;
 pub mod clock;
 pub mod error;

@@ -53,6 +53,10 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "string")]
     pub ca_file: Option<PathBuf>,
+    /// The modern-auth bridge (`[bridge]`): preset, upstream servers, local ports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub bridge: Option<crate::bridge::BridgeSettings>,
 }
 
 impl Default for Settings {
@@ -64,6 +68,7 @@ impl Default for Settings {
             store: StoreKind::Keyring,
             signin: None,
             ca_file: None,
+            bridge: None,
         }
     }
 }

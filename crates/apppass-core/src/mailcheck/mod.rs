@@ -11,7 +11,7 @@
 
 mod explain;
 mod imap;
-mod net;
+pub(crate) mod net;
 mod pop;
 mod smtp;
 

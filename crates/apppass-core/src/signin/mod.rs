@@ -21,7 +21,7 @@ pub mod id_token;
 pub mod loopback;
 pub mod tokens;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -168,8 +168,10 @@ pub struct SignIn {
     profile: Profile,
     store: Arc<dyn SecretStore>,
     deps: Deps,
-    /// The access token, and a lock so that only one refresh runs at a time.
-    access: tokio::sync::Mutex<Option<AccessToken>>,
+    /// Access tokens by the scopes they were asked for (`None`: the sign-in's own scopes), and a
+    /// lock so that only one refresh runs at a time (refresh tokens rotate: two refreshes at once
+    /// would spend the same one twice).
+    access: tokio::sync::Mutex<HashMap<Option<Vec<String>>, AccessToken>>,
     authorities: Mutex<Vec<Arc<Authority>>>,
     /// Hashes of authorization codes this process has redeemed: a second use is refused here.
     redeemed: Mutex<HashSet<[u8; 32]>>,
@@ -201,6 +203,15 @@ fn oauth_http(
     }
 }
 
+/// The scopes with `offline_access` (once), in a stable order for the cache key.
+fn with_offline(scopes: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = scopes.iter().map(|s| s.trim().to_string()).collect();
+    all.push("offline_access".to_string());
+    all.sort();
+    all.dedup();
+    all
+}
+
 fn random_token() -> Result<String, Failure> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
@@ -226,7 +237,7 @@ impl SignIn {
             profile,
             store,
             deps,
-            access: tokio::sync::Mutex::new(None),
+            access: tokio::sync::Mutex::new(HashMap::new()),
             authorities: Mutex::new(Vec::new()),
             redeemed: Mutex::new(HashSet::new()),
             part_chars: tokens::PART_CHARS,
@@ -594,10 +605,16 @@ impl SignIn {
         }
         self.slot(&key).put(refresh, &account.label())?;
         tokens::save_account(&self.profile, &account)?;
-        *self.access.lock().await = Some(AccessToken {
-            token: tokens.access_token.clone(),
-            expires_at: tokens.expires_at,
-        });
+        let mut access = self.access.lock().await;
+        // Tokens of a previous sign-in (for any scopes) go.
+        access.clear();
+        access.insert(
+            None,
+            AccessToken {
+                token: tokens.access_token.clone(),
+                expires_at: tokens.expires_at,
+            },
+        );
         Ok(account)
     }
 
@@ -625,41 +642,62 @@ impl SignIn {
     /// the stored one). `SignInRequired` when nobody is signed in or the provider refuses the
     /// refresh token (the stored one is then deleted and the account marked).
     pub async fn access_token(&self) -> Result<AccessToken, Failure> {
-        let mut cached = self.access.lock().await;
-        let now = self.deps.clock.now();
-        if let Some(token) = cached.as_ref() {
-            if now + REFRESH_MARGIN_SECONDS < token.expires_at {
-                return Ok(token.clone());
-            }
-        }
-        self.refresh_locked(&mut cached).await
+        self.cached_or_refreshed(None).await
     }
 
     /// Refreshes now, whatever the cached token's expiry.
     pub async fn refresh(&self) -> Result<AccessToken, Failure> {
+        self.refresh_locked(&mut *self.access.lock().await, None)
+            .await
+    }
+
+    /// An access token for other scopes than the sign-in's (the bridge's mail scopes, another
+    /// resource), from the same refresh token; cached like [`SignIn::access_token`].
+    /// `offline_access` is added so that a rotated refresh token comes back.
+    pub async fn access_token_for(&self, scopes: &[String]) -> Result<AccessToken, Failure> {
+        self.cached_or_refreshed(Some(with_offline(scopes))).await
+    }
+
+    /// [`SignIn::access_token_for`], refreshing now (the server refused the cached token).
+    pub async fn refresh_for(&self, scopes: &[String]) -> Result<AccessToken, Failure> {
+        self.refresh_locked(&mut *self.access.lock().await, Some(with_offline(scopes)))
+            .await
+    }
+
+    async fn cached_or_refreshed(
+        &self,
+        scopes: Option<Vec<String>>,
+    ) -> Result<AccessToken, Failure> {
         let mut cached = self.access.lock().await;
-        self.refresh_locked(&mut cached).await
+        let now = self.deps.clock.now();
+        if let Some(token) = cached.get(&scopes) {
+            if now + REFRESH_MARGIN_SECONDS < token.expires_at {
+                return Ok(token.clone());
+            }
+        }
+        self.refresh_locked(&mut cached, scopes).await
     }
 
     async fn refresh_locked(
         &self,
-        cached: &mut Option<AccessToken>,
+        cached: &mut HashMap<Option<Vec<String>>, AccessToken>,
+        scopes: Option<Vec<String>>,
     ) -> Result<AccessToken, Failure> {
-        match self.refresh_inner().await {
+        match self.refresh_inner(scopes.as_deref()).await {
             Ok(fresh) => {
-                *cached = Some(fresh.clone());
+                cached.insert(scopes, fresh.clone());
                 Ok(fresh)
             }
             Err(f) => {
                 if f.code == Code::SignInRequired {
-                    *cached = None;
+                    cached.clear();
                 }
                 Err(f)
             }
         }
     }
 
-    async fn refresh_inner(&self) -> Result<AccessToken, Failure> {
+    async fn refresh_inner(&self, scopes: Option<&[String]>) -> Result<AccessToken, Failure> {
         let not_signed_in = || {
             Failure::new(
                 Code::SignInRequired,
@@ -693,7 +731,13 @@ impl SignIn {
         let rt = RefreshToken::new(refresh.expose().to_string());
         let answer = client
             .exchange_refresh_token(&rt)
-            .add_scopes(account.scopes.iter().cloned().map(Scope::new))
+            .add_scopes(
+                scopes
+                    .unwrap_or(&account.scopes)
+                    .iter()
+                    .cloned()
+                    .map(Scope::new),
+            )
             .request_async(&oauth_http(&self.deps))
             .await
             .map_err(|e| errors::token_request_failure(e, Stage::Refresh));
@@ -749,7 +793,7 @@ impl SignIn {
         };
         slot.delete()?;
         tokens::remove_account(&self.profile)?;
-        *self.access.lock().await = None;
+        self.access.lock().await.clear();
         Ok(SignedOut {
             account: Some(account),
             revoked,

@@ -321,7 +321,13 @@ impl Vault {
         if let Some(servers) = &new.servers {
             validate_servers(servers)?;
         }
-        let secret = normalise_for(provider, raw)?;
+        let secret = match new.kind {
+            EntryKind::AppPassword => normalise_for(provider, raw)?,
+            EntryKind::Bridge => bridge_secret(raw)?,
+        };
+        if new.kind == EntryKind::Bridge {
+            validate_bridge_username(&account)?;
+        }
 
         let id = new_id()?;
         let label = item_label(&name);
@@ -486,8 +492,10 @@ impl Vault {
         let now = self.clock.now();
         let mut fingerprint = None;
         if let Some(raw) = new_secret {
-            let provider = catalog::provider(&entry.provider)?;
-            let secret = normalise_for(provider, raw)?;
+            let secret = match entry.kind {
+                EntryKind::AppPassword => normalise_for(catalog::provider(&entry.provider)?, raw)?,
+                EntryKind::Bridge => bridge_secret(raw)?,
+            };
             fingerprint = Some(self.fingerprint(&secret)?);
             if let Err(e) = self
                 .store
@@ -506,6 +514,67 @@ impl Vault {
             rotated: Some(now),
             ..entry
         })
+    }
+
+    /// The bridge client with this local user name (case-insensitive), if any.
+    pub fn bridge_client(&self, username: &str) -> Result<Option<Entry>, Failure> {
+        let wanted = username.trim().to_ascii_lowercase();
+        Ok(self
+            .list()?
+            .into_iter()
+            .find(|e| e.kind == EntryKind::Bridge && e.account.eq_ignore_ascii_case(&wanted)))
+    }
+
+    /// Checks a bridge client's local user name and password. `Ok(Some)` records the use (last
+    /// used); `Ok(None)` (unknown user or wrong password) is audited as `bridge_rejected`. The
+    /// comparison takes the same time whichever character differs.
+    pub fn verify_bridge(
+        &self,
+        username: &str,
+        presented: &Secret,
+    ) -> Result<Option<Entry>, Failure> {
+        let Some(entry) = self.bridge_client(username)? else {
+            self.audit(
+                Action::BridgeRejected,
+                username.trim(),
+                "",
+                Err(Code::AuthRejected),
+            );
+            return Ok(None);
+        };
+        let stored = match self.store.get(&self.key(&entry.id)) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                self.audit(
+                    Action::BridgeRejected,
+                    &entry.name,
+                    &entry.id,
+                    Err(Code::SecretMissing),
+                );
+                return Err(Failure::new(
+                    Code::SecretMissing,
+                    format!(
+                        "The bridge password of {:?} is missing from the {}. Make a new one with `apppass bridge rotate {:?}`.",
+                        entry.name,
+                        self.store.describe(),
+                        entry.name
+                    ),
+                ));
+            }
+            Err(e) => return Err(e.to_failure()),
+        };
+        if !crate::bridge::password::matches(presented, &stored) {
+            self.audit(
+                Action::BridgeRejected,
+                &entry.name,
+                &entry.id,
+                Err(Code::AuthRejected),
+            );
+            return Ok(None);
+        }
+        // Best effort, as for `secret`: a read-only disk must not stop a mail client.
+        let _ = self.db.touch(&entry.id, self.clock.now());
+        Ok(Some(entry))
     }
 
     /// Records an action done outside the vault (a connection test, a clipboard copy by the app).
@@ -589,6 +658,32 @@ impl Vault {
     }
 }
 
+/// A bridge password is apppass's own: only its size is checked.
+fn bridge_secret(raw: &Secret) -> Result<Secret, Failure> {
+    if raw.is_empty() || raw.len() > MAX_SECRET_BYTES {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            "A bridge password must be 1 to 1024 bytes. Let apppass generate it (`apppass bridge add`).",
+        ));
+    }
+    Ok(raw.clone())
+}
+
+/// A bridge client's local user name: what `bridge::local_username` makes (ASCII letters, digits,
+/// single dashes), 1-64 characters.
+fn validate_bridge_username(username: &str) -> Result<(), Failure> {
+    if username.is_empty()
+        || username.len() > 64
+        || crate::bridge::local_username(username) != username
+    {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            format!("\"{username}\" cannot be a bridge user name: use lower-case letters, digits and single dashes (at most 64). Choose another client name."),
+        ));
+    }
+    Ok(())
+}
+
 fn normalise_for(provider: &catalog::Provider, raw: &Secret) -> Result<Secret, Failure> {
     if raw.len() > MAX_SECRET_BYTES {
         return Err(Failure::new(
@@ -602,7 +697,6 @@ fn normalise_for(provider: &catalog::Provider, raw: &Secret) -> Result<Secret, F
     catalog::normalise(&provider.format, raw).map_err(|p| p.to_failure(&provider.name))
 }
 
-/// The label shown by the OS keyring's UI (e.g. Seahorse, Keychain Access).
 /// An entry as unit tests build it: metadata only, never stored, created at the epoch.
 #[cfg(test)]
 pub(crate) fn test_entry(
@@ -626,6 +720,7 @@ pub(crate) fn test_entry(
     }
 }
 
+/// The label shown by the OS keyring's UI (e.g. Seahorse, Keychain Access).
 pub fn item_label(name: &str) -> String {
     format!("apppass: {name}")
 }
