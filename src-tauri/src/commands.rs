@@ -42,8 +42,10 @@ pub fn vault_search(state: State<'_, AppState>, query: String) -> Answer<Vec<Ent
 
 #[tauri::command(async)]
 pub fn vault_health(state: State<'_, AppState>) -> Answer<HealthReport> {
-    let rotation_days = state.settings()?.rotation_days;
-    state.with_vault(|v| v.health(rotation_days))
+    let settings = state.settings()?;
+    let rotation_days = settings.rotation_days;
+    let unused_days = settings.bridge_unused_days();
+    state.with_vault(|v| v.health(rotation_days, unused_days))
 }
 
 /// Adds an entry with a password typed into the form (the fallback to pasting).

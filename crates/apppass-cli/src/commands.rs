@@ -452,7 +452,7 @@ fn rotate(profile: &Profile, name: &str, mark_only: bool) -> Result<u8, Failure>
 
 fn health(profile: &Profile, json: bool) -> Result<u8, Failure> {
     let (vault, settings) = open(profile)?;
-    let report = vault.health(settings.rotation_days)?;
+    let report = vault.health(settings.rotation_days, settings.bridge_unused_days())?;
     if json {
         output::json(&report)?;
         return Ok(exit::OK);
@@ -487,6 +487,15 @@ fn health(profile: &Profile, json: bool) -> Result<u8, Failure> {
         text.push_str("Never used since stored:\n");
         for name in &report.never_used {
             text.push_str(&format!("  {name}\n"));
+        }
+    }
+    if !report.unused_bridge.is_empty() {
+        text.push_str(&format!(
+            "Bridge clients without a sign-in for {} days or more (remove them with `apppass bridge rm NAME` if they are gone):\n",
+            report.unused_days
+        ));
+        for s in &report.unused_bridge {
+            text.push_str(&format!("  {}  ({} days)\n", s.name, s.age_days));
         }
     }
     out(&text)?;

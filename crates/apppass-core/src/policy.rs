@@ -317,7 +317,22 @@ pub fn resolve_signin(
         merged = merged.overlaid(fixed);
         policy_path = Some(policy.path.display().to_string());
     }
-    SignInConfig::from_settings(&merged, locked, policy_path)
+    let mut config = SignInConfig::from_settings(&merged, locked, policy_path)?;
+    // With the bridge set up, the sign-in also asks for the mail scopes, so that the bridge can
+    // get mail tokens from the same refresh token (one consent, one sign-in).
+    if let Some(bridge) = &settings.bridge {
+        let mail = match (&bridge.scopes, bridge.preset) {
+            (Some(list), _) => list.clone(),
+            (None, preset) => preset.scopes(),
+        };
+        for scope in mail {
+            let scope = scope.trim().to_string();
+            if !scope.is_empty() && !config.scopes.contains(&scope) {
+                config.scopes.push(scope);
+            }
+        }
+    }
+    Ok(config)
 }
 
 fn differs<T: PartialEq>(given: &Option<T>, fixed: &Option<T>) -> bool {
@@ -333,6 +348,31 @@ mod tests {
             signin: Some(signin),
             ..Settings::default()
         }
+    }
+
+    #[test]
+    fn a_configured_bridge_adds_its_mail_scopes_to_the_sign_in() {
+        let plain = resolve_signin(&Settings::default(), None, &SignInSettings::default()).unwrap();
+        assert!(!plain.scopes.iter().any(|s| s.contains("IMAP")));
+        let with_bridge = Settings {
+            bridge: Some(crate::bridge::BridgeSettings::default()),
+            ..Settings::default()
+        };
+        let config = resolve_signin(&with_bridge, None, &SignInSettings::default()).unwrap();
+        assert!(config
+            .scopes
+            .contains(&"https://outlook.office.com/IMAP.AccessAsUser.All".to_string()));
+        assert!(config.scopes.contains(&"offline_access".to_string()));
+        let custom = Settings {
+            bridge: Some(crate::bridge::BridgeSettings {
+                preset: crate::bridge::Preset::Custom,
+                scopes: Some(vec!["mail".into()]),
+                ..Default::default()
+            }),
+            ..Settings::default()
+        };
+        let config = resolve_signin(&custom, None, &SignInSettings::default()).unwrap();
+        assert_eq!(config.scopes.iter().filter(|s| *s == "mail").count(), 1);
     }
 
     #[test]

@@ -78,6 +78,14 @@ pub const REVEAL_SECONDS_RANGE: (u32, u32) = (3, 120);
 pub const ROTATION_DAYS_RANGE: (u32, u32) = (7, 3650);
 
 impl Settings {
+    /// Days after which health lists a bridge client as unused.
+    pub fn bridge_unused_days(&self) -> u32 {
+        self.bridge
+            .as_ref()
+            .and_then(|b| b.unused_days)
+            .unwrap_or(crate::bridge::config::DEFAULT_UNUSED_DAYS)
+    }
+
     /// Checks every field's range; the message names the field and the allowed range.
     pub fn validate(&self) -> Result<(), Failure> {
         if self.clipboard_clear_seconds > CLIPBOARD_SECONDS_MAX {

@@ -10,6 +10,7 @@
 //! access token ([`tokens`]) → TLS + XOAUTH2 upstream ([`upstream`]) → bytes relayed both ways.
 
 pub mod book;
+pub mod clients;
 pub mod config;
 pub mod password;
 pub mod status;

@@ -23,11 +23,18 @@ pub struct HealthReport {
     pub duplicates: Vec<Vec<String>>,
     /// Entries whose password was never read since it was stored.
     pub never_used: Vec<String>,
+    pub unused_days: u32,
+    /// Bridge clients that have not signed in through the bridge for `unused_days` or more
+    /// (counted from their creation when they never did): candidates for `bridge rm`.
+    pub unused_bridge: Vec<StaleEntry>,
 }
 
 impl HealthReport {
     pub fn is_healthy(&self) -> bool {
-        self.stale.is_empty() && self.duplicates.is_empty() && self.never_used.is_empty()
+        self.stale.is_empty()
+            && self.duplicates.is_empty()
+            && self.never_used.is_empty()
+            && self.unused_bridge.is_empty()
     }
 }
 
@@ -35,6 +42,7 @@ pub(super) fn report(
     entries: &[Entry],
     fingerprints: &[(String, String)],
     rotation_days: u32,
+    unused_days: u32,
     now: i64,
 ) -> HealthReport {
     let mut stale: Vec<StaleEntry> = entries
@@ -75,10 +83,29 @@ pub(super) fn report(
         .filter(|e| e.last_used.is_none())
         .map(|e| e.name.clone())
         .collect();
+    let mut unused_bridge: Vec<StaleEntry> = entries
+        .iter()
+        .filter(|e| e.kind == super::EntryKind::Bridge)
+        .filter_map(|e| {
+            let since = e.last_used.unwrap_or(e.created);
+            let age_days = ((now - since).max(0) / 86_400) as u32;
+            (age_days >= unused_days).then(|| StaleEntry {
+                name: e.name.clone(),
+                age_days,
+            })
+        })
+        .collect();
+    unused_bridge.sort_by(|a, b| {
+        b.age_days
+            .cmp(&a.age_days)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     HealthReport {
         rotation_days,
         stale,
         duplicates,
         never_used,
+        unused_days,
+        unused_bridge,
     }
 }

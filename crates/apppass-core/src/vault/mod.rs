@@ -582,13 +582,15 @@ impl Vault {
         self.audit(action, &entry.name, &entry.id, outcome);
     }
 
-    pub fn health(&self, rotation_days: u32) -> Result<HealthReport, Failure> {
+    /// Rotation due after `rotation_days`; bridge clients unused for `unused_days` or more.
+    pub fn health(&self, rotation_days: u32, unused_days: u32) -> Result<HealthReport, Failure> {
         let entries = self.list()?;
         let fingerprints = self.db.fingerprints().map_err(|e| self.sql(e))?;
         Ok(health::report(
             &entries,
             &fingerprints,
             rotation_days,
+            unused_days,
             self.clock.now(),
         ))
     }

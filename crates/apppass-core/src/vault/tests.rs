@@ -236,7 +236,7 @@ fn health_finds_stale_duplicate_and_unused() {
         .add(new("Used", "custom"), &Secret::from("unique"))
         .unwrap();
     f.vault.secret("Used", Access::Copy).unwrap();
-    let h = f.vault.health(90).unwrap();
+    let h = f.vault.health(90, 30).unwrap();
     assert_eq!(
         h.stale,
         vec![StaleEntry {
@@ -250,7 +250,7 @@ fn health_finds_stale_duplicate_and_unused() {
     );
     assert_eq!(h.never_used, vec!["Old".to_string(), "Twin".to_string()]);
     f.vault.rotate("Old", Some(&Secret::from("fresh"))).unwrap();
-    let h = f.vault.health(90).unwrap();
+    let h = f.vault.health(90, 30).unwrap();
     assert!(h.stale.is_empty());
     assert!(h.duplicates.is_empty());
 }
@@ -400,4 +400,83 @@ fn doctor_leaves_sign_in_tokens_alone() {
     let report = f.vault.doctor().unwrap();
     assert_eq!(report.orphans_removed, 1);
     assert_eq!(f.store.get(&token).unwrap().unwrap().expose(), "rt");
+}
+
+#[test]
+fn bridge_clients_are_checked_audited_and_shown_when_unused() {
+    let f = fixture();
+    let password = crate::bridge::password::generate().unwrap();
+    let bridge = |name: &str, account: &str| NewEntry {
+        name: name.into(),
+        provider: "microsoft365".into(),
+        account: account.into(),
+        client: "thunderbird".into(),
+        kind: EntryKind::Bridge,
+        notes: String::new(),
+        servers: None,
+    };
+    f.vault
+        .add(
+            bridge("Thunderbird on laptop", "thunderbird-on-laptop"),
+            &password,
+        )
+        .unwrap();
+    // Kept exactly as generated (no provider format applies to apppass's own passwords).
+    let (_, stored) = f
+        .vault
+        .secret("Thunderbird on laptop", Access::Reveal)
+        .unwrap();
+    assert_eq!(stored, password);
+    // A user name must be what local_username makes.
+    let e = f
+        .vault
+        .add(bridge("Printer", "Printer Office"), &password)
+        .unwrap_err();
+    assert_eq!(e.code, Code::InvalidInput);
+
+    f.clock.advance(40 * 86_400);
+    let h = f.vault.health(90, 30).unwrap();
+    assert_eq!(h.unused_bridge.len(), 1, "never used for 40 days");
+    assert_eq!(h.unused_bridge[0].age_days, 40);
+
+    let hit = f
+        .vault
+        .verify_bridge("Thunderbird-On-Laptop", &password)
+        .unwrap()
+        .expect("right user and password");
+    assert_eq!(hit.name, "Thunderbird on laptop");
+    assert_eq!(
+        f.vault.entry("Thunderbird on laptop").unwrap().last_used,
+        Some(T0 + 40 * 86_400)
+    );
+    assert!(f.vault.health(90, 30).unwrap().unused_bridge.is_empty());
+
+    let wrong = Secret::new(format!("{}x", password.expose()));
+    assert!(f
+        .vault
+        .verify_bridge("thunderbird-on-laptop", &wrong)
+        .unwrap()
+        .is_none());
+    assert!(f
+        .vault
+        .verify_bridge("nobody", &password)
+        .unwrap()
+        .is_none());
+    // An app-password entry is never a bridge client, even with the right name and password.
+    f.vault
+        .add(new("app-pw", "custom"), &Secret::from("same-as-nothing"))
+        .unwrap();
+    assert!(f.vault.bridge_client("app-pw").unwrap().is_none());
+
+    let (records, _) = f.vault.audit_log().read().unwrap();
+    let rejected: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == crate::audit::Action::BridgeRejected)
+        .collect();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0].entry, "Thunderbird on laptop");
+    assert_eq!(rejected[0].outcome, "AuthRejected");
+    assert_eq!(rejected[1].entry, "nobody");
+    let log = std::fs::read_to_string(f.vault.profile().audit_path()).unwrap();
+    assert!(!log.contains(password.expose()) && !log.contains(wrong.expose()));
 }
