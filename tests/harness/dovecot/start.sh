@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: tests/harness/dovecot/start.sh
+# Usage: tests/harness/dovecot/start.sh [--oauth2 FILE]
 #
 # Starts a real Dovecot (Debian's dovecot-core, -imapd, -pop3d, -submissiond, -lmtpd) on
 # 127.0.0.1 with free ports, as the current user, in a fresh temporary directory; plus
@@ -11,6 +11,8 @@
 #    "users":{"alice@example.test":PASSWORD,"bob@example.test":PASSWORD},
 #    "dir":…,"maildir":…,"log":…}
 #
+# (with --oauth2, also "oauth2":{"introspection_url":URL_WITHOUT_SECRET,"users":["ann@example.test"]})
+#
 # imap/pop3/submission take STARTTLS, imaps/pop3s/submissions TLS from the first byte.
 # Certificates come from a CA made here with openssl (ca_file; the server certificate names
 # localhost and 127.0.0.1). The users' passwords are random for each run; only their
@@ -20,8 +22,35 @@
 # Runs until stdin closes (the Rust tests keep a pipe open: crates/apppass-core/tests/support/
 # dovecot.rs) or until it gets SIGINT/SIGTERM; then stops Dovecot and the helpers and deletes
 # the directory. The system's Dovecot service is neither needed nor touched.
+#
+# --oauth2 FILE (or the environment variable APPPASS_DOVECOT_OAUTH2 holding the same JSON; never
+# the secret in argv): FILE is a JSON object {"url":…,"client_id":…,"client_secret":…}, the
+# "introspection" object printed by tests/harness/oidc/server.mjs. Dovecot then also takes SASL
+# XOAUTH2 and OAUTHBEARER: a second passdb (driver oauth2) asks that RFC 7662 introspection
+# endpoint about each bearer token, every time (no auth cache). The token must be active, carry
+# the scope `mail`, and its introspected `username` must equal the SASL user (XOAUTH2 user=,
+# OAUTHBEARER a=), compared lowercased. ann@example.test (the oidc harness's user) has a mailbox
+# for this (userdb only: she has no password here). PLAIN/LOGIN stay with the password users.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+oauth2_file=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --oauth2) [ $# -ge 2 ] || { echo "start.sh: --oauth2 needs a file" >&2; exit 2; }
+            oauth2_file=$2; shift 2 ;;
+        --oauth2=*) oauth2_file=${1#--oauth2=}; shift ;;
+        *) echo "start.sh: unknown option $1 (usage: start.sh [--oauth2 FILE])" >&2; exit 2 ;;
+    esac
+done
+if [ -n "$oauth2_file" ] && [ ! -r "$oauth2_file" ]; then
+    echo "start.sh: cannot read the --oauth2 file $oauth2_file" >&2
+    exit 2
+fi
+oauth2=""
+if [ -n "$oauth2_file" ] || [ -n "${APPPASS_DOVECOT_OAUTH2:-}" ]; then
+    oauth2=yes
+fi
 
 dovecot_bin=$(command -v dovecot || true)
 [ -n "$dovecot_bin" ] || { [ -x /usr/sbin/dovecot ] && dovecot_bin=/usr/sbin/dovecot; }
@@ -102,6 +131,61 @@ hash() { printf '%s' "$1" | openssl passwd -6 -stdin; }
     echo "bob@example.test:{SHA512-CRYPT}$(hash "$bob_password"):$mail_uid:$mail_gid::$dir/mail/bob::"
 } >"$dir/passwd"
 chmod 644 "$dir/passwd"
+# The userdb: the password users, and ann (OAuth only: she is in no passdb file, so she can
+# only sign in with a bearer token, and only when --oauth2 is given).
+{
+    cat "$dir/passwd"
+    echo "ann@example.test::$mail_uid:$mail_gid::$dir/mail/ann::"
+} >"$dir/users"
+chmod 644 "$dir/users"
+
+# --- OAuth 2.0 (--oauth2): the passdb's settings, with the introspection secret, 0600 ----------
+oauth2_json=""
+if [ -n "$oauth2" ]; then
+    # Python reads the file or the variable itself: the secret never passes through argv.
+    oauth2_json=$(APPPASS_OAUTH2_FILE="$oauth2_file" python3 - "$dir/oauth2.conf.ext" <<'PY'
+import json, os, sys, urllib.parse
+path = os.environ.get("APPPASS_OAUTH2_FILE")
+if path and os.stat(path).st_mode & 0o077:
+    sys.exit(f"start.sh: {path} holds a secret: make it readable by its owner only (chmod 600)")
+raw = open(path).read() if path else os.environ["APPPASS_DOVECOT_OAUTH2"]
+cfg = json.loads(raw)
+url = urllib.parse.urlsplit(cfg["url"])
+if url.scheme != "http" or url.hostname != "127.0.0.1" or not url.port:
+    sys.exit("start.sh: the introspection url must be http://127.0.0.1:PORT/...: " + cfg["url"])
+quote = lambda s: urllib.parse.quote(s, safe="")
+secret_url = f"http://{quote(cfg['client_id'])}:{quote(cfg['client_secret'])}@{url.hostname}:{url.port}{url.path}"
+old = os.umask(0o077)
+with open(sys.argv[1], "w") as f:
+    f.write(f"""# Written by tests/harness/dovecot/start.sh (--oauth2). Holds the introspection secret: 0600.
+introspection_mode = post
+introspection_url = {secret_url}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+scope = mail
+timeout_msecs = 5000
+""")
+os.umask(old)
+print(json.dumps({"introspection_url": cfg["url"], "users": ["ann@example.test"]}))
+PY
+) || fail "the --oauth2 settings could not be read"
+    # The auth process reads it as Dovecot's internal user.
+    chown "$internal_user:$internal_group" "$dir/oauth2.conf.ext"
+fi
+# With --oauth2: passwords only for PLAIN/LOGIN, bearer tokens only for XOAUTH2/OAUTHBEARER
+# (closes the passwd-file passdb block below and opens the oauth2 one).
+oauth2_passdb=""
+if [ -n "$oauth2" ]; then
+    oauth2_passdb="  mechanisms = plain login
+}
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/oauth2.conf.ext
+"
+fi
 
 # --- helpers first: Dovecot's configuration needs the relay's port -----------------------------
 python3 "$here/helpers.py" "$dir" 2>"$dir/helpers.log" &
@@ -145,17 +229,21 @@ ssl_cert = <$dir/server.pem
 ssl_key = <$dir/server.key
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = plain login${oauth2:+ xoauth2 oauthbearer}
 # The tests give wrong passwords on purpose: answer them at once (see also the auth penalty below).
 auth_failure_delay = 0
-
+# No auth cache: every login is checked again (an expired or revoked token must fail at once).
+auth_cache_size = 0
+${oauth2:+# Why a token was refused (never the token itself: auth_verbose_passwords stays off).
+auth_verbose = yes
+}
 passdb {
   driver = passwd-file
   args = scheme=SHA512-CRYPT $dir/passwd
-}
+$oauth2_passdb}
 userdb {
   driver = passwd-file
-  args = $dir/passwd
+  args = $dir/users
 }
 mail_location = maildir:~/Maildir
 
@@ -233,10 +321,11 @@ for port in $imap $imaps $pop3 $pop3s $submission $submissions; do
 done
 [ -S "$dir/run/lmtp" ] || fail "dovecot's LMTP socket $dir/run/lmtp is missing"
 
-printf '{"host":"127.0.0.1","ca_file":"%s","imap":%s,"imaps":%s,"pop3":%s,"pop3s":%s,"submission":%s,"submissions":%s,"plain_smtp":%s,"plain_imap":%s,"plain_pop3":%s,"silent":%s,"users":{"alice@example.test":"%s","bob@example.test":"%s"},"dir":"%s","maildir":"%s","log":"%s"}\n' \
+printf '{"host":"127.0.0.1","ca_file":"%s","imap":%s,"imaps":%s,"pop3":%s,"pop3s":%s,"submission":%s,"submissions":%s,"plain_smtp":%s,"plain_imap":%s,"plain_pop3":%s,"silent":%s,"users":{"alice@example.test":"%s","bob@example.test":"%s"},"dir":"%s","maildir":"%s","log":"%s"%s}\n' \
     "$dir/ca.pem" "$imap" "$imaps" "$pop3" "$pop3s" "$submission" "$submissions" \
     "$(helper_port plain_smtp)" "$(helper_port plain_imap)" "$(helper_port plain_pop3)" "$(helper_port silent)" \
-    "$alice_password" "$bob_password" "$dir" "$dir/mail" "$dir/dovecot.log"
+    "$alice_password" "$bob_password" "$dir" "$dir/mail" "$dir/dovecot.log" \
+    "${oauth2_json:+,\"oauth2\":$oauth2_json}"
 
 # Run until the caller closes stdin (or a signal arrives).
 cat >/dev/null || true

@@ -1,15 +1,19 @@
 // A real OpenID provider (the certified `oidc-provider` package) on 127.0.0.1, for apppass's
 // sign-in tests. TEST ONLY: fixed test users, in-memory storage, a throwaway signing key.
 //
-// Usage: node server.mjs [--port N] [--other-port N]
+// Usage: node server.mjs [--port N] [--other-port N] [--access-ttl SECONDS]
 //   Starts two issuers in this process, each on its own port (0 = ephemeral, the default):
 //     main   http://127.0.0.1:PORT        the provider the tests sign in to
 //     other  http://127.0.0.1:OTHER_PORT  a second issuer with the same client ids (for the
 //                                         "ID token from another issuer" test)
 //   When both listen it prints ONE line on stdout:
-//     {"issuer":"http://127.0.0.1:PORT","other_issuer":"http://127.0.0.1:OTHER_PORT"}
+//     {"issuer":"http://127.0.0.1:PORT","other_issuer":"http://127.0.0.1:OTHER_PORT",
+//      "access_ttl":600,"introspection":{"url":"http://127.0.0.1:PORT/token/introspection",
+//      "client_id":"dovecot","client_secret":"<random hex, new for each run>"}}
 //   and runs until its standard input closes (so a test that spawned it never leaves it behind)
 //   or it gets SIGTERM/SIGINT.
+//   --access-ttl (or APPPASS_OIDC_ACCESS_TTL): lifetime of access tokens in seconds (default 600),
+//   so a test can make them expire quickly.
 //
 // Clients (all public native clients: token_endpoint_auth_method "none", loopback redirects on
 // any port as RFC 8252 allows, PKCE S256 required, device flow, refresh-token rotation):
@@ -19,6 +23,23 @@
 //   apppass-slow   the first 2 polls of each device code answer `slow_down` (RFC 8628 §3.5):
 //                  oidc-provider itself never sends slow_down, so this server does, before the
 //                  request reaches the provider
+//   dovecot        a CONFIDENTIAL client (client_secret_basic, secret random per run, printed in
+//                  the JSON line) that may only introspect (RFC 7662): the test Dovecot's oauth2
+//                  passdb asks /token/introspection whether a bearer token is valid. It may
+//                  introspect the access tokens of the apppass-* clients (not refresh tokens);
+//                  the answer carries `username` and `email` (= the account id, e.g.
+//                  ann@example.test) besides `sub`, `scope`, `active`.
+//
+// Scopes: openid offline_access profile email mail.read mail (`mail` is what the test Dovecot
+// requires of a token).
+//
+// Test-only admin endpoints (127.0.0.1 only, like everything here):
+//   POST /_test/expire-access-tokens         destroys every access token issued so far (an
+//                                            upstream login with a cached token then fails);
+//                                            answers {"expired":N}
+//   POST /_test/revoke-grants?account=EMAIL  destroys the account's grants with their refresh and
+//                                            access tokens (a refresh then fails with
+//                                            invalid_grant); answers {"revoked":N} (grants)
 //
 // Users: see USERS below. The login and consent pages are this provider's interaction pages
 // (oidc-provider's interaction API, as a deployment writes them), submitted as HTML forms.
@@ -44,8 +65,20 @@ const { values: args } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },
     'other-port': { type: 'string', default: '0' },
+    'access-ttl': { type: 'string', default: process.env.APPPASS_OIDC_ACCESS_TTL || '600' },
   },
 });
+
+const ACCESS_TTL = Number(args['access-ttl']);
+if (!Number.isInteger(ACCESS_TTL) || ACCESS_TTL < 1) {
+  console.error(`server.mjs: --access-ttl must be a whole number of seconds, not "${args['access-ttl']}"`);
+  process.exit(2);
+}
+
+// The introspecting client (the test Dovecot). Its secret is new for each run and only printed
+// on stdout (to the test that started this server), never logged.
+const INTROSPECTOR = 'dovecot';
+const INTROSPECTOR_SECRET = crypto.randomBytes(32).toString('hex');
 
 const USERS = {
   'ann@example.test': {
@@ -74,7 +107,27 @@ function client(clientId) {
   };
 }
 
-const CLIENTS = ['apppass-test', 'apppass-other', 'apppass-short', 'apppass-slow'].map(client);
+const PUBLIC_CLIENTS = ['apppass-test', 'apppass-other', 'apppass-short', 'apppass-slow'];
+const CLIENTS = [
+  ...PUBLIC_CLIENTS.map(client),
+  {
+    client_id: INTROSPECTOR,
+    client_secret: INTROSPECTOR_SECRET,
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: [],
+    grant_types: [],
+    response_types: [],
+  },
+];
+
+// Which tokens a client may introspect: its own, and the introspector those of the public
+// clients' access tokens (a refresh token is no bearer token for a mail server).
+async function introspectionAllowed(_ctx, c, token) {
+  if (c.clientId === INTROSPECTOR) {
+    return token.kind === 'AccessToken' && PUBLIC_CLIENTS.includes(token.clientId);
+  }
+  return token.clientId === c.clientId;
+}
 
 function configuration() {
   return {
@@ -95,7 +148,7 @@ function configuration() {
         },
       };
     },
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'mail.read'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'mail.read', 'mail'],
     claims: {
       // amr (authentication methods) in every ID token, as Entra does.
       openid: ['sub', 'amr'],
@@ -109,12 +162,19 @@ function configuration() {
       devInteractions: { enabled: false },
       deviceFlow: { enabled: true },
       revocation: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed },
+    },
+    // The account id (the e-mail address) in every access token's introspection answer, under
+    // the names mail servers look for (Dovecot's oauth2 passdb: username_attribute).
+    async extraTokenClaims(_ctx, token) {
+      if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
+      return { username: token.accountId, email: token.accountId };
     },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, c, code) =>
       c.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     ttl: {
-      AccessToken: 600,
+      AccessToken: ACCESS_TTL,
       AuthorizationCode: 120,
       IdToken: 600,
       RefreshToken: 86400,
@@ -244,13 +304,52 @@ async function interaction(provider, req, res, uid, action) {
   }
 }
 
+// The test-only admin endpoints (see the top of this file). `issued` is what the provider's
+// events recorded: access token ids, and grant id -> account id.
+async function admin(provider, issued, req, res, url) {
+  if (req.method !== 'POST') {
+    send(res, 405, 'text/plain', 'method not allowed');
+    return;
+  }
+  await readBody(req);
+  if (url.pathname === '/_test/expire-access-tokens') {
+    const ids = [...issued.access];
+    issued.access.clear();
+    for (const id of ids) await provider.AccessToken.adapter.destroy(id);
+    send(res, 200, 'application/json', JSON.stringify({ expired: ids.length }));
+  } else if (url.pathname === '/_test/revoke-grants') {
+    const account = url.searchParams.get('account');
+    if (!account) {
+      send(res, 400, 'application/json', JSON.stringify({ error: 'account= is missing' }));
+      return;
+    }
+    let revoked = 0;
+    for (const [grantId, accountId] of [...issued.grants]) {
+      if (accountId !== account) continue;
+      // Every token of the grant (refresh, access, codes), then the grant itself.
+      await provider.Grant.adapter.revokeByGrantId(grantId);
+      await provider.Grant.adapter.destroy(grantId);
+      issued.grants.delete(grantId);
+      revoked += 1;
+    }
+    send(res, 200, 'application/json', JSON.stringify({ revoked }));
+  } else {
+    send(res, 404, 'text/plain', 'not found');
+  }
+}
+
 function start(port) {
   return new Promise((resolve, reject) => {
     let provider;
     const polls = new Map();
+    const issued = { access: new Set(), grants: new Map() };
     const server = http.createServer(async (req, res) => {
       try {
         const url = new URL(req.url, provider.issuer);
+        if (url.pathname.startsWith('/_test/')) {
+          await admin(provider, issued, req, res, url);
+          return;
+        }
         const m = url.pathname.match(/^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/);
         if (m) {
           await interaction(provider, req, res, m[1], m[2]);
@@ -280,6 +379,8 @@ function start(port) {
     server.listen(Number(port), '127.0.0.1', () => {
       const issuer = `http://127.0.0.1:${server.address().port}`;
       provider = new Provider(issuer, configuration());
+      provider.on('access_token.saved', (token) => issued.access.add(token.jti));
+      provider.on('grant.saved', (grant) => issued.grants.set(grant.jti, grant.accountId));
       provider.on('grant.error', (ctx, err) => {
         ctx.state.grantError = err;
       });
@@ -296,7 +397,18 @@ function start(port) {
 }
 
 const [issuer, otherIssuer] = await Promise.all([start(args.port), start(args['other-port'])]);
-process.stdout.write(`${JSON.stringify({ issuer, other_issuer: otherIssuer })}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    issuer,
+    other_issuer: otherIssuer,
+    access_ttl: ACCESS_TTL,
+    introspection: {
+      url: `${issuer}/token/introspection`,
+      client_id: INTROSPECTOR,
+      client_secret: INTROSPECTOR_SECRET,
+    },
+  })}\n`,
+);
 
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));

@@ -1,6 +1,10 @@
 //! Starting the real Dovecot of `tests/harness/dovecot` (IMAP, POP3, submission, LMTP, with TLS
 //! from a CA the harness makes) once per test binary. Used by the core's connection-test tests
 //! and, through `#[path]`, by the CLI's tests.
+//!
+//! [`dovecot_oauth2`] starts a SECOND instance that also takes SASL XOAUTH2 / OAUTHBEARER, checked
+//! against the test OpenID provider's introspection endpoint (`support::oidc`), for the bridge's
+//! tests. [`dovecot`] stays as it was.
 
 #![allow(dead_code)]
 
@@ -14,6 +18,19 @@ use std::time::Duration;
 
 pub const ALICE: &str = "alice@example.test";
 pub const BOB: &str = "bob@example.test";
+/// The OAuth user (the test OpenID provider's user): a mailbox in every instance, but a login
+/// only with a bearer token on a [`dovecot_oauth2`] instance. The SASL user name (XOAUTH2
+/// `user=`, OAUTHBEARER `a=`) must be this address (compared lowercased).
+pub const ANN: &str = "ann@example.test";
+
+/// What an OAuth instance checks tokens against.
+#[derive(Debug, Clone)]
+pub struct OAuth2 {
+    /// The provider's introspection endpoint (without the client's secret).
+    pub introspection_url: String,
+    /// The users who sign in with bearer tokens (`[ANN]`).
+    pub users: Vec<String>,
+}
 
 /// The running harness. It lives as long as the test binary: the script stops Dovecot and its
 /// helpers and deletes its directory when its stdin closes, which happens when this process
@@ -39,6 +56,8 @@ pub struct Dovecot {
     users: HashMap<String, String>,
     pub dir: PathBuf,
     pub log: PathBuf,
+    /// `Some` on a [`dovecot_oauth2`] / [`start_oauth2`] instance.
+    pub oauth2: Option<OAuth2>,
     _child: Mutex<Child>,
     _stdin: Mutex<ChildStdin>,
 }
@@ -73,7 +92,30 @@ impl Dovecot {
 /// The harness, started on first use.
 pub fn dovecot() -> &'static Dovecot {
     static HARNESS: OnceLock<Dovecot> = OnceLock::new();
-    HARNESS.get_or_init(start)
+    HARNESS.get_or_init(|| start_with(None))
+}
+
+/// A second harness, separate from [`dovecot`], started on first use, that also takes SASL
+/// XOAUTH2 and OAUTHBEARER for [`ANN`]: each login asks `introspection` (the object the test
+/// OpenID provider prints, `{"url","client_id","client_secret"}`, i.e.
+/// `oidc::Harness::introspection.as_json()`) about the token, every time (no cache). Accepted:
+/// active, scope containing `mail`, introspected `username` = the SASL user. Alice and bob keep
+/// PLAIN/LOGIN. Panics when called again with another provider.
+pub fn dovecot_oauth2(introspection: &serde_json::Value) -> &'static Dovecot {
+    static HARNESS: OnceLock<Dovecot> = OnceLock::new();
+    let d = HARNESS.get_or_init(|| start_oauth2(introspection));
+    let url = introspection["url"].as_str().unwrap_or_default();
+    assert_eq!(
+        d.oauth2.as_ref().map(|o| o.introspection_url.as_str()),
+        Some(url),
+        "dovecot_oauth2 is already wired to another provider: use start_oauth2 for a second one"
+    );
+    d
+}
+
+/// Like [`dovecot_oauth2`] but an instance of its own (stops when the test binary exits).
+pub fn start_oauth2(introspection: &serde_json::Value) -> Dovecot {
+    start_with(Some(introspection))
 }
 
 fn harness_dir() -> PathBuf {
@@ -85,14 +127,22 @@ fn harness_dir() -> PathBuf {
         .join("tests/harness/dovecot")
 }
 
-fn start() -> Dovecot {
+fn start_with(oauth2: Option<&serde_json::Value>) -> Dovecot {
     let script = harness_dir().join("start.sh");
     let log = std::env::temp_dir().join(format!(
-        "apppass-dovecot-harness-{}.log",
+        "apppass-dovecot-harness{}-{}.log",
+        if oauth2.is_some() { "-oauth2" } else { "" },
         std::process::id()
     ));
-    let mut child = Command::new("bash")
-        .arg(&script)
+    let mut command = Command::new("bash");
+    command.arg(&script);
+    if let Some(introspection) = oauth2 {
+        // In the environment, not argv: it carries the client secret.
+        command.env("APPPASS_DOVECOT_OAUTH2", introspection.to_string());
+    } else {
+        command.env_remove("APPPASS_DOVECOT_OAUTH2");
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).expect("harness log file"))
@@ -147,6 +197,15 @@ fn start() -> Dovecot {
         users,
         dir: path("dir"),
         log: path("log"),
+        oauth2: ready.get("oauth2").map(|o| OAuth2 {
+            introspection_url: o["introspection_url"].as_str().unwrap().to_string(),
+            users: o["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u.as_str().unwrap().to_string())
+                .collect(),
+        }),
         _child: Mutex::new(child),
         _stdin: Mutex::new(stdin),
     }

@@ -1,6 +1,13 @@
 //! Test support for sign-in: the real OpenID provider of `tests/harness/oidc` (oidc-provider on
 //! Node), started once per test binary, and a "browser" that submits its real login, consent and
 //! device pages over HTTP with a cookie jar.
+//!
+//! For the bridge's tests (issue 5) the provider also offers: RFC 7662 introspection for the
+//! confidential client `dovecot` ([`Harness::introspection`], handed to
+//! `support::dovecot::dovecot_oauth2`), test-only admin endpoints
+//! ([`Harness::expire_access_tokens`], [`Harness::revoke_grants`]), a provider whose access
+//! tokens live only a few seconds ([`short_ttl_harness`], [`start_with_access_ttl`]), and a whole
+//! browser sign-in through apppass's own code ([`sign_in`]).
 
 #![allow(dead_code)]
 
@@ -15,30 +22,196 @@ pub const OTHER_CLIENT: &str = "apppass-other";
 pub const SHORT_CLIENT: &str = "apppass-short";
 pub const SLOW_CLIENT: &str = "apppass-slow";
 
+/// The confidential client that may introspect the apppass-* clients' access tokens.
+pub const INTROSPECTOR: &str = "dovecot";
+/// The access-token lifetime of [`short_ttl_harness`], in seconds.
+pub const SHORT_ACCESS_TTL: u64 = 4;
+
 pub struct Harness {
     pub issuer: String,
     pub other_issuer: String,
+    /// Lifetime of the access tokens it issues, in seconds (600 unless started otherwise).
+    pub access_ttl: u64,
+    /// Where and as whom to introspect tokens (the main issuer's endpoint).
+    pub introspection: Introspection,
     _process: node::NodeProcess,
+}
+
+/// The introspection endpoint and the `dovecot` client's credentials (secret random per run).
+/// No `Debug`: the secret is not to be printed.
+#[derive(Clone)]
+pub struct Introspection {
+    /// `http://127.0.0.1:PORT/token/introspection`
+    pub url: String,
+    /// `dovecot`
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl Introspection {
+    /// The object the harness printed (`{"url","client_id","client_secret"}`), the form
+    /// `support::dovecot::dovecot_oauth2` takes.
+    pub fn as_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "url": self.url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        })
+    }
+
+    /// Asks the endpoint about a token as the `dovecot` client would: the RFC 7662 answer.
+    pub async fn introspect(&self, token: &str) -> serde_json::Value {
+        tls_ready();
+        reqwest::Client::new()
+            .post(&self.url)
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("the provider answers")
+            .json()
+            .await
+            .expect("introspection answers JSON")
+    }
 }
 
 /// The provider, started on first use (ephemeral ports on 127.0.0.1).
 pub fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
-    HARNESS.get_or_init(start)
+    HARNESS.get_or_init(|| launch(None))
 }
 
-fn start() -> Harness {
+/// A second provider, separate from [`harness`], whose access tokens live
+/// [`SHORT_ACCESS_TTL`] seconds; started on first use.
+pub fn short_ttl_harness() -> &'static Harness {
+    static HARNESS: OnceLock<Harness> = OnceLock::new();
+    HARNESS.get_or_init(|| launch(Some(SHORT_ACCESS_TTL)))
+}
+
+/// A provider of its own whose access tokens live `seconds`; it stops when the value is dropped
+/// with the test binary (its stdin closes).
+pub fn start_with_access_ttl(seconds: u64) -> Harness {
+    launch(Some(seconds))
+}
+
+fn launch(access_ttl: Option<u64>) -> Harness {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/harness/oidc");
     assert!(
         dir.join("node_modules/oidc-provider").is_dir(),
         "the test OpenID provider is not installed: run scripts/setup.sh --test (npm ci in tests/harness/oidc)"
     );
-    let process = node::start(&dir, &[], "the OpenID provider", "apppass-oidc-harness");
+    let ttl = access_ttl.map(|s| s.to_string());
+    let (args, log_name) = match &ttl {
+        Some(ttl) => (
+            vec!["--access-ttl", ttl.as_str()],
+            format!("apppass-oidc-harness-ttl{ttl}"),
+        ),
+        None => (vec![], "apppass-oidc-harness".to_string()),
+    };
+    let process = node::start(&dir, &args, "the OpenID provider", &log_name);
+    let ready = &process.ready;
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .unwrap_or_else(|| panic!("the harness printed {ready}"))
+            .to_string()
+    };
     Harness {
-        issuer: process.ready["issuer"].as_str().unwrap().to_string(),
-        other_issuer: process.ready["other_issuer"].as_str().unwrap().to_string(),
+        issuer: text(&ready["issuer"]),
+        other_issuer: text(&ready["other_issuer"]),
+        access_ttl: ready["access_ttl"].as_u64().unwrap_or(600),
+        introspection: Introspection {
+            url: text(&ready["introspection"]["url"]),
+            client_id: text(&ready["introspection"]["client_id"]),
+            client_secret: text(&ready["introspection"]["client_secret"]),
+        },
         _process: process,
     }
+}
+
+impl Harness {
+    /// Destroys every access token this provider issued so far (refresh tokens stay): a mail
+    /// server then refuses them, and a refresh gets new ones. Returns how many were destroyed.
+    pub async fn expire_access_tokens(&self) -> u64 {
+        self.admin_path("/_test/expire-access-tokens", "expired")
+            .await
+    }
+
+    /// Destroys `account`'s grants with all their refresh and access tokens: a refresh then fails
+    /// with `invalid_grant` (apppass: SignInRequired). Returns how many grants were revoked.
+    pub async fn revoke_grants(&self, account: &str) -> u64 {
+        let mut url = reqwest::Url::parse(&format!("{}/_test/revoke-grants", self.issuer)).unwrap();
+        url.query_pairs_mut().append_pair("account", account);
+        self.admin(url, "revoked").await
+    }
+
+    async fn admin_path(&self, path: &str, field: &str) -> u64 {
+        let url = reqwest::Url::parse(&format!("{}{path}", self.issuer)).unwrap();
+        self.admin(url, field).await
+    }
+
+    async fn admin(&self, url: reqwest::Url, field: &str) -> u64 {
+        tls_ready();
+        let path = url.path().to_string();
+        let r = reqwest::Client::new()
+            .post(url)
+            .send()
+            .await
+            .expect("the provider answers");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        let body: serde_json::Value = r.json().await.unwrap();
+        body[field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{path} answered {body}"))
+    }
+}
+
+/// A profile signed in through apppass's own browser sign-in (the real loopback listener, the
+/// provider's real login and consent pages, as [`USER`]).
+pub struct SignedIn {
+    pub signin: apppass_core::signin::SignIn,
+    pub store: std::sync::Arc<dyn apppass_core::vault::store::SecretStore>,
+    /// The profile's directory (kept as long as this value).
+    pub dir: tempfile::TempDir,
+}
+
+/// Signs [`USER`] in to `issuer` as [`CLIENT`] with `scopes` (besides apppass's base scopes
+/// openid, offline_access, …), with the refresh token in `store`. The access tokens it then gives
+/// (`signin.access_token()`) are opaque tokens that [`Introspection`] knows.
+pub async fn sign_in(
+    issuer: &str,
+    scopes: &[&str],
+    store: std::sync::Arc<dyn apppass_core::vault::store::SecretStore>,
+) -> SignedIn {
+    use apppass_core::signin::{Cancellation, Deps, SignIn, SignInConfig};
+    let settings = apppass_core::policy::SignInSettings {
+        authority: Some(issuer.to_string()),
+        client_id: Some(CLIENT.to_string()),
+        scopes: Some(scopes.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    let config = SignInConfig::from_settings(&settings, vec![], None).unwrap();
+    let deps = Deps {
+        http: std::sync::Arc::new(apppass_core::signin::ReqwestTransport::new().unwrap()),
+        clock: std::sync::Arc::new(apppass_core::clock::SystemClock),
+        sleep: std::sync::Arc::new(apppass_core::signin::TokioSleep),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let profile = apppass_core::profile::Profile::isolated(dir.path()).unwrap();
+    let signin = SignIn::new(profile, store.clone(), deps);
+    let pending = signin.begin_browser(&config).await.unwrap();
+    let url = pending.url().to_string();
+    let browser = tokio::spawn(async move {
+        let b = Browser::new();
+        let callback = b.authorize(&url, Choice::Approve).await;
+        b.deliver(&callback).await
+    });
+    let account = signin
+        .finish_browser(pending, &Cancellation::new())
+        .await
+        .unwrap_or_else(|f| panic!("sign-in failed: {}", f.message));
+    browser.await.unwrap();
+    assert_eq!(account.username, USER);
+    SignedIn { signin, store, dir }
 }
 
 /// One HTML form: where it posts and its fields.
