@@ -10,18 +10,26 @@
 //! access token ([`tokens`]) → TLS + XOAUTH2 upstream ([`upstream`]) → bytes relayed both ways.
 
 pub mod book;
+pub mod cert;
 pub mod clients;
 pub mod config;
 pub mod password;
 pub mod status;
 pub mod tokens;
 
-pub(crate) mod server;
+pub(crate) mod imap;
+pub(crate) mod pop;
+pub(crate) mod protolog;
+pub mod server;
+pub(crate) mod session;
+pub(crate) mod smtp;
 pub(crate) mod stream;
 pub(crate) mod upstream;
 
 pub use book::{BridgeClient, ClientBook, Penalty, VaultBook};
+pub use cert::LocalCert;
 pub use config::{BridgeConfig, BridgeSettings, Listen, Preset};
+pub use server::{Bridge, Running};
 pub use status::{BridgeStatus, Status};
 pub use tokens::{SignInTokens, TokenSource, UpstreamToken};
 

@@ -632,8 +632,10 @@ impl Vault {
         if let Some(stored) = &stored {
             for id in stored {
                 // Sign-in tokens live in the same store but belong to no entry.
+                // So does the bridge's TLS key.
                 if id != VAULT_KEY_ID
                     && !id.starts_with(crate::signin::tokens::STORE_PREFIX)
+                    && !id.starts_with(crate::bridge::cert::STORE_PREFIX)
                     && !known.contains(id)
                 {
                     self.store
