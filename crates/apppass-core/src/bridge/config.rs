@@ -255,6 +255,28 @@ impl BridgeConfig {
                 "The bridge has nothing to serve: give at least one upstream server (--imap-host, --pop-host or --smtp-host) whose local listener is on.",
             ));
         }
+        let ports = [
+            ("imap", l.imap),
+            ("imaps", l.imaps),
+            ("pop", l.pop),
+            ("pops", l.pops),
+            ("smtp", l.smtp),
+            ("smtps", l.smtps),
+        ];
+        for (i, (a, pa)) in ports.iter().enumerate() {
+            if let Some((b, _)) = ports[i + 1..]
+                .iter()
+                .find(|(_, pb)| matches!((pa, pb), (Some(x), Some(y)) if x == y && *x != 0))
+            {
+                return Err(Failure::new(
+                    Code::InvalidInput,
+                    format!(
+                        "The {a} and {b} listeners both use port {}. Give each its own port (or 0 to switch one off).",
+                        pa.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
         for scope in &self.scopes {
             if scope.trim().is_empty() || scope.contains(char::is_whitespace) {
                 return Err(Failure::new(
@@ -321,5 +343,13 @@ mod tests {
         assert_eq!(c.listen.pops, None, "0 switches a listener off");
         assert_eq!(c.listen.imap, Some(2143));
         assert!(toml::from_str::<BridgeSettings>("bogus = 1").is_err());
+        let twice: BridgeSettings = toml::from_str("[listen]\nimap = 2143\nsmtp = 2143\n").unwrap();
+        let e = BridgeConfig::from_settings(&twice, None, None).unwrap_err();
+        assert_eq!(e.code, Code::InvalidInput);
+        assert!(e.message.contains("imap and smtp"), "{}", e.message);
+        // Tests bind every listener on port 0 (a free one each).
+        let mut c = BridgeConfig::from_settings(&BridgeSettings::default(), None, None).unwrap();
+        c.listen = Listen::ephemeral();
+        assert!(c.validate().is_ok());
     }
 }

@@ -3,9 +3,10 @@
 //! (from `preflight.toml`, with its source), a verdict, and advice in plain words.
 //!
 //! Where apppass has no sourced statement the line is `unknown` and says that apppass cannot
-//! confirm it; nothing is guessed. The advice never points to apppass's bridge (not available
-//! yet): when an app password cannot work, it says so, and names OAuth (modern authentication)
-//! as the way for clients a source says can use it.
+//! confirm it; nothing is guessed. When an app password cannot work, it says so, names OAuth
+//! (modern authentication) as the way for clients a source says can use it, and, for providers
+//! apppass's bridge signs in to (Microsoft 365, Google), offers the bridge: the client signs in to
+//! apppass on this computer with a password apppass makes, and apppass signs in with OAuth.
 
 use serde::Serialize;
 use ts_rs::TS;
@@ -69,6 +70,17 @@ pub struct ClientPreflight {
     pub mfa: Option<Mfa>,
     /// Conditions about the provider as a whole (e.g. who may create app passwords).
     pub notes: Vec<Sourced<String>>,
+    /// An app password cannot do all the client needs, and apppass's bridge can sign in to this
+    /// provider for it instead (the wizard offers "Use the apppass bridge instead").
+    pub bridge: bool,
+}
+
+/// Whether apppass's bridge has a preset for the provider (see `bridge::Preset`).
+fn bridge_serves(provider_id: &str) -> bool {
+    use crate::bridge::Preset;
+    [Preset::Microsoft365, Preset::Google]
+        .iter()
+        .any(|p| p.provider_id() == provider_id)
 }
 
 fn rank(a: Accepts) -> u8 {
@@ -225,7 +237,16 @@ pub fn check(provider_id: &str, client_id: &str, today: &str) -> Result<ClientPr
         Verdict::Unknown
     };
     let oauth = c.oauth_for(&p.id).cloned();
-    let advice = advise(p, c, verdict, &lines, oauth.as_ref());
+    let refused = lines.iter().any(|l| l.accepts == Accepts::No);
+    let bridge =
+        bridge_serves(&p.id) && refused && matches!(verdict, Verdict::No | Verdict::Partly);
+    let mut advice = advise(p, c, verdict, &lines, oauth.as_ref());
+    if bridge {
+        advice.push(format!(
+            "Or use apppass's bridge: {} signs in to apppass on this computer with a password apppass makes for it, and apppass signs in to {} with your work account (OAuth). It works while apppass runs the bridge and you are signed in.",
+            c.name, p.name
+        ));
+    }
     let all = facts::facts();
     let mut notes: Vec<Sourced<String>> = all
         .notes(&p.id, None)
@@ -247,6 +268,7 @@ pub fn check(provider_id: &str, client_id: &str, today: &str) -> Result<ClientPr
         oauth,
         mfa: p.mfa.clone(),
         notes,
+        bridge,
     })
 }
 
@@ -383,8 +405,15 @@ mod tests {
             assert!(all.contains("Thunderbird cannot read mail"), "{all}");
             assert!(all.contains("Basic authentication"), "{all}");
             assert!(all.contains("OAuth"), "{all}");
-            // No promise of a bridge that does not exist yet.
-            assert!(!all.to_lowercase().contains("bridge"), "{all}");
+            // The bridge is offered, after the sourced facts and the OAuth advice.
+            assert!(p.bridge, "{date}");
+            assert!(
+                p.advice
+                    .last()
+                    .unwrap()
+                    .starts_with("Or use apppass's bridge: Thunderbird signs in to apppass"),
+                "{all}"
+            );
             assert!(p
                 .oauth
                 .as_ref()
@@ -407,6 +436,8 @@ mod tests {
             .contains("SMTP AUTH must be enabled"));
         let after = check("microsoft365", "printer", "2027-01-01").unwrap();
         assert_eq!(after.verdict, Verdict::Partly);
+        // An administrator can turn it on: nothing is refused, so no bridge is pushed.
+        assert!(!after.bridge);
         assert_eq!(accepts(&after), [(Protocol::Smtp, Accepts::OffByDefault)]);
         assert_eq!(after.lines[0].since.as_deref(), Some("2027-01-01"));
         assert!(after
@@ -449,6 +480,8 @@ mod tests {
     fn sourced_providers_work_and_missing_sources_are_unknown() {
         let p = check("icloud", "thunderbird", "2026-11-25").unwrap();
         assert_eq!(p.verdict, Verdict::Works);
+        assert!(!p.bridge, "no bridge where an app password works");
+        assert!(!p.advice.join(" ").contains("bridge"));
         // iCloud has no POP: no line for it.
         assert_eq!(
             accepts(&p),
@@ -497,6 +530,7 @@ mod tests {
     fn nextcloud_has_no_mail() {
         let p = check("nextcloud", "thunderbird", "2026-11-25").unwrap();
         assert_eq!(p.verdict, Verdict::No);
+        assert!(!p.bridge, "the bridge has no preset for Nextcloud");
         assert!(p.advice[0].contains("no mail servers"), "{:?}", p.advice);
     }
 

@@ -415,8 +415,12 @@ impl Vault {
                 return Err(failure);
             }
         };
-        // Recording the use is best effort: a read-only disk must not stop a mail client.
-        let _ = self.db.touch(&entry.id, self.clock.now());
+        // Recording the use is best effort: a read-only disk must not stop a mail client. A
+        // bridge client's last use is its last sign-in through the bridge (`verify_bridge`), not
+        // the user copying or revealing its password.
+        if entry.kind != EntryKind::Bridge {
+            let _ = self.db.touch(&entry.id, self.clock.now());
+        }
         // A connection test records its outcome itself (`record`) once it knows it.
         if access != Access::Test {
             self.audit(action, &entry.name, &entry.id, Ok(()));

@@ -427,6 +427,14 @@ fn bridge_clients_are_checked_audited_and_shown_when_unused() {
         .secret("Thunderbird on laptop", Access::Reveal)
         .unwrap();
     assert_eq!(stored, password);
+    // Its last use is its last sign-in through the bridge: revealing or copying it is not one.
+    f.vault
+        .secret("Thunderbird on laptop", Access::Copy)
+        .unwrap();
+    assert_eq!(
+        f.vault.entry("Thunderbird on laptop").unwrap().last_used,
+        None
+    );
     // A user name must be what local_username makes.
     let e = f
         .vault

@@ -28,4 +28,9 @@ mfa: Mfa | null,
 /**
  * Conditions about the provider as a whole (e.g. who may create app passwords).
  */
-notes: Array<Sourced<string>>, };
+notes: Array<Sourced<string>>, 
+/**
+ * An app password cannot do all the client needs, and apppass's bridge can sign in to this
+ * provider for it instead (the wizard offers "Use the apppass bridge instead").
+ */
+bridge: boolean, };
