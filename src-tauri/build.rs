@@ -42,6 +42,17 @@ const COMMANDS: &[&str] = &[
     "connection_test",
     "wizard_preflight",
     "text_copy",
+    "bridge_clients",
+    "bridge_add",
+    "bridge_rotate",
+    "bridge_remove",
+    "bridge_password_copy",
+    "bridge_password_reveal",
+    "bridge_status",
+    "bridge_start",
+    "bridge_stop",
+    "bridge_settings_save",
+    "bridge_cert_export",
 ];
 
 fn main() {

@@ -3,6 +3,7 @@
 //! [`configure`] registers what production and tests share (state, the opener plugin, every
 //! command); [`run`] adds the process-level plugins (single instance, window state) and starts.
 
+mod bridge;
 mod clipboard;
 pub mod commands;
 mod signin;
@@ -64,6 +65,17 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             commands::connection_test,
             commands::wizard_preflight,
             commands::text_copy,
+            bridge::bridge_clients,
+            bridge::bridge_add,
+            bridge::bridge_rotate,
+            bridge::bridge_remove,
+            bridge::bridge_password_copy,
+            bridge::bridge_password_reveal,
+            bridge::bridge_status,
+            bridge::bridge_start,
+            bridge::bridge_stop,
+            bridge::bridge_settings_save,
+            bridge::bridge_cert_export,
         ])
 }
 
@@ -78,6 +90,7 @@ fn on_exit<R: Runtime>(app: &tauri::AppHandle<R>) {
     if let Some(state) = app.try_state::<AppState>() {
         state.copies.finish();
         state.pending.clear();
+        state.bridge.stop_blocking();
     }
 }
 
@@ -120,6 +133,12 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    // "Start at login": the bridge starts with the app when someone is signed in.
+    let handle = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        let state = handle.state::<AppState>();
+        bridge::autostart(&state).await;
+    });
     app.run(|app, event| {
         if let RunEvent::Exit = event {
             on_exit(app);

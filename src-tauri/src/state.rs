@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use apppass_core::bridge::{BridgeClient, ClientBook};
 use apppass_core::open::{open_store, use_file_store, use_keyring};
 use apppass_core::policy::Policy;
 use apppass_core::profile::Profile;
@@ -15,6 +16,7 @@ use apppass_core::vault::Vault;
 use apppass_core::wire::StoreStatus;
 use apppass_core::{Code, Failure, Secret};
 
+use crate::bridge::BridgeSlot;
 use crate::clipboard::{Clipboard, CopyTimer};
 use crate::signin::{Task, UrlOpener};
 use crate::wizard::PendingSlot;
@@ -137,8 +139,29 @@ impl SecretStore for VaultStore {
     }
 }
 
+/// The app's vault as the bridge's client book: every sign-in is checked against the vault (and
+/// store) the app has open at that moment, so adding, rotating or removing a client, or switching
+/// the store, takes effect at once.
+struct AppBook(Arc<Shared>);
+
+impl ClientBook for AppBook {
+    fn verify(&self, username: &str, password: &Secret) -> Result<Option<BridgeClient>, Failure> {
+        let entry = self
+            .0
+            .with_vault(|vault| vault.verify_bridge(username, password))?;
+        Ok(entry.map(|entry| BridgeClient {
+            entry_id: entry.id,
+            name: entry.name,
+            client: entry.client,
+            username: entry.account,
+        }))
+    }
+}
+
 pub struct AppState {
     shared: Arc<Shared>,
+    /// The bridge the app runs (at most one), and its status.
+    pub(crate) bridge: BridgeSlot,
     pub(crate) clipboard: Arc<dyn Clipboard>,
     pub(crate) copies: CopyTimer,
     /// Created on first use (it needs the HTTP client), with the HTTP client Graph shares.
@@ -168,6 +191,7 @@ impl AppState {
                 stores,
                 vault: Mutex::new(None),
             }),
+            bridge: BridgeSlot::default(),
             copies: CopyTimer::new(clipboard.clone()),
             clipboard,
             signin: Mutex::new(None),
@@ -256,6 +280,17 @@ impl AppState {
         ));
         *slot = Some((signin.clone(), deps.clone()));
         Ok((signin, deps))
+    }
+
+    /// The bridge's client book: the app's own vault, whichever store it has open.
+    pub(crate) fn client_book(&self) -> Arc<dyn ClientBook> {
+        Arc::new(AppBook(self.shared.clone()))
+    }
+
+    /// The vault's store as a shared secret store (the bridge's TLS key goes where the
+    /// passwords go).
+    pub(crate) fn secret_store(&self) -> Arc<dyn SecretStore> {
+        Arc::new(VaultStore(self.shared.clone()))
     }
 
     fn slot(&self) -> Result<MutexGuard<'_, Option<Vault>>, Failure> {
