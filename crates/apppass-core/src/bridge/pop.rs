@@ -106,7 +106,7 @@ impl Client<'_> {
 
     async fn read(&mut self) -> io::Result<Line> {
         let line = self.lines.line_within(MAX_LINE, IDLE).await?;
-        if let Line::Line(l) = &line {
+        if let Line::Text(l) = &line {
             self.shared.log(self.session, Protocol::Pop, true, l);
         }
         Ok(line)
@@ -130,11 +130,11 @@ impl Client<'_> {
             None => {
                 self.say(b"+ \r\n").await?;
                 match self.read().await? {
-                    Line::Line(l) if l.as_slice() == b"*" => {
+                    Line::Text(l) if l.as_slice() == b"*" => {
                         self.say(b"-ERR Authentication cancelled\r\n").await?;
                         Ok(None)
                     }
-                    Line::Line(l) => Ok(Some(l)),
+                    Line::Text(l) => Ok(Some(l)),
                     Line::TooLong | Line::Closed => Err(io::ErrorKind::UnexpectedEof.into()),
                 }
             }
@@ -153,7 +153,7 @@ async fn run(shared: &Shared, session: u64, stream: LocalStream) -> io::Result<(
     let mut errors = 0u32;
     loop {
         let line = match client.read().await? {
-            Line::Line(l) => l,
+            Line::Text(l) => l,
             Line::TooLong => return client.say(b"-ERR Line too long, closing\r\n").await,
             Line::Closed => return Ok(()),
         };
@@ -283,17 +283,17 @@ async fn run(shared: &Shared, session: u64, stream: LocalStream) -> io::Result<(
                             .await
                             .map(|_| ());
                         }
-                        Err(Upstream::Refused(_)) => {
+                        Err(Upstream::Refused) => {
                             client
                                 .say(b"-ERR [AUTH] apppass: the mail server refused the sign-in; open apppass and sign in again\r\n")
                                 .await?;
                         }
-                        Err(Upstream::SignInNeeded(_)) => {
+                        Err(Upstream::SignInNeeded) => {
                             client
                                 .say(b"-ERR [SYS/TEMP] apppass: sign in again in apppass, then try again\r\n")
                                 .await?;
                         }
-                        Err(Upstream::Unavailable(_)) => {
+                        Err(Upstream::Unavailable) => {
                             client
                                 .say(b"-ERR [SYS/TEMP] apppass cannot sign in to the mail server right now (see apppass's bridge status); try again later\r\n")
                                 .await?;
@@ -364,7 +364,7 @@ impl Up<'_> {
                 .await
                 .map_err(|e| io_failure(server, what, &e))?
             {
-                Line::Line(l) => Ok(l),
+                Line::Text(l) => Ok(l),
                 Line::TooLong => Err(unexpected(server, what, b"a line too long")),
                 Line::Closed => Err(io_failure(
                     server,

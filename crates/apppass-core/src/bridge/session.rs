@@ -32,7 +32,7 @@ pub(crate) const MAX_ERRORS: u32 = 20;
 /// One read from the client.
 pub(crate) enum Line {
     /// A line without its CR LF (wiped when dropped: it may hold a password).
-    Line(Zeroizing<Vec<u8>>),
+    Text(Zeroizing<Vec<u8>>),
     /// Longer than [`MAX_LINE`]: the session ends.
     TooLong,
     /// The client closed the connection (or stayed silent longer than [`IDLE`]).
@@ -78,7 +78,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Lines<S> {
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
-        Ok(Line::Line(buf))
+        Ok(Line::Text(buf))
     }
 
     /// Like [`Lines::line`], giving up after `idle` of silence.
@@ -94,11 +94,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Lines<S> {
         let io = self.io.get_mut();
         io.write_all(bytes).await?;
         io.flush().await
-    }
-
-    /// How many bytes the peer sent that have not been read as lines yet.
-    pub fn buffered(&self) -> usize {
-        self.io.buffer().len()
     }
 
     /// The stream and the bytes read ahead of the last line.
@@ -160,15 +155,16 @@ pub(crate) enum Attempt<T> {
     Refused(String),
 }
 
-/// Why the upstream sign-in did not happen. Each is already recorded in the status.
+/// Why the upstream sign-in did not happen. Each is already recorded in the status (with the
+/// failure's code and message), so the client gets only the protocol's short answer.
 pub(crate) enum Upstream {
     /// The server refused the token, also a freshly refreshed one (SMTP 535, POP3 `-ERR [AUTH]`).
-    Refused(Failure),
+    Refused,
     /// apppass has no usable sign-in (`SignInRequired`: the user must sign in again) — the
     /// client's password is right, so the client is told to try later.
-    SignInNeeded(Failure),
+    SignInNeeded,
     /// The server could not be reached, TLS failed, it timed out or said something unexpected.
-    Unavailable(Failure),
+    Unavailable,
 }
 
 /// Signs in upstream: a token (cached if still valid), one attempt; if the server refuses it,
@@ -184,11 +180,11 @@ where
     F: FnMut(UpstreamToken) -> Fut,
     Fut: Future<Output = Result<Attempt<T>, Failure>>,
 {
-    let fail = |failure: Failure, wrap: fn(Failure) -> Upstream| {
+    let fail = |failure: Failure, why: Upstream| {
         shared
             .status
             .upstream_failed(protocol, Some(&client.name), &failure);
-        wrap(failure)
+        why
     };
     let mut said = String::new();
     for fresh in [false, true] {
@@ -336,21 +332,20 @@ mod tests {
         b.write_all(b"EHLO x\r\nbare lf\nNOOP\r\nMAIL")
             .await
             .unwrap();
-        let Line::Line(l) = lines.line(100).await.unwrap() else {
+        let Line::Text(l) = lines.line(100).await.unwrap() else {
             panic!("a line")
         };
         assert_eq!(l.as_slice(), b"EHLO x");
-        let Line::Line(l) = lines.line(100).await.unwrap() else {
+        let Line::Text(l) = lines.line(100).await.unwrap() else {
             panic!("a line")
         };
         assert_eq!(l.as_slice(), b"bare lf");
-        let Line::Line(l) = lines.line(100).await.unwrap() else {
+        let Line::Text(l) = lines.line(100).await.unwrap() else {
             panic!("a line")
         };
         assert_eq!(l.as_slice(), b"NOOP");
-        assert_eq!(lines.buffered(), 4, "MAIL is read ahead");
         let (_, ahead) = lines.into_parts();
-        assert_eq!(ahead, b"MAIL");
+        assert_eq!(ahead, b"MAIL", "read ahead, handed over with the stream");
 
         let (a, mut b) = tokio::io::duplex(64 * 1024);
         let mut lines = Lines::new(a);

@@ -71,7 +71,7 @@ impl Client<'_> {
 
     async fn read(&mut self) -> io::Result<Line> {
         let line = self.lines.line_within(MAX_LINE, IDLE).await?;
-        if let Line::Line(l) = &line {
+        if let Line::Text(l) = &line {
             self.shared.log(self.session, Protocol::Smtp, true, l);
         }
         Ok(line)
@@ -81,11 +81,11 @@ impl Client<'_> {
     async fn continuation(&mut self, prompt: &[u8]) -> io::Result<Option<Zeroizing<Vec<u8>>>> {
         self.say(prompt).await?;
         match self.read().await? {
-            Line::Line(l) if l.as_slice() == b"*" => {
+            Line::Text(l) if l.as_slice() == b"*" => {
                 self.say(b"501 5.7.0 Authentication cancelled\r\n").await?;
                 Ok(None)
             }
-            Line::Line(l) => Ok(Some(l)),
+            Line::Text(l) => Ok(Some(l)),
             Line::TooLong | Line::Closed => Err(io::ErrorKind::UnexpectedEof.into()),
         }
     }
@@ -170,7 +170,7 @@ async fn run(shared: &Shared, session: u64, stream: LocalStream) -> io::Result<(
     let mut errors = 0u32;
     loop {
         let line = match client.read().await? {
-            Line::Line(l) => l,
+            Line::Text(l) => l,
             Line::TooLong => {
                 return client.say(b"500 5.5.6 Line too long, closing\r\n").await;
             }
@@ -262,17 +262,17 @@ async fn run(shared: &Shared, session: u64, stream: LocalStream) -> io::Result<(
                                 .await
                                 .map(|_| ());
                             }
-                            Err(Upstream::Refused(_)) => {
+                            Err(Upstream::Refused) => {
                                 client
                                     .say(b"535 5.7.8 apppass: the mail server refused the sign-in; open apppass and sign in again\r\n")
                                     .await?;
                             }
-                            Err(Upstream::SignInNeeded(_)) => {
+                            Err(Upstream::SignInNeeded) => {
                                 client
                                     .say(b"454 4.7.0 apppass: sign in again in apppass, then try again\r\n")
                                     .await?;
                             }
-                            Err(Upstream::Unavailable(_)) => {
+                            Err(Upstream::Unavailable) => {
                                 client
                                     .say(b"454 4.7.0 apppass cannot sign in to the mail server right now (see apppass's bridge status); try again later\r\n")
                                     .await?;
@@ -369,7 +369,7 @@ impl<'a> Up<'a> {
                     .await
                     .map_err(|e| io_failure(server, what, &e))?
                 {
-                    Line::Line(l) => l,
+                    Line::Text(l) => l,
                     Line::TooLong => return Err(unexpected(server, what, b"a line too long")),
                     Line::Closed => {
                         return Err(io_failure(
