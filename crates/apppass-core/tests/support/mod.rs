@@ -1,5 +1,6 @@
 //! Shared test support.
 
+pub mod bridge;
 pub mod dovecot;
 pub mod graph;
 pub mod keyring;
