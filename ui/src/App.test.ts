@@ -54,6 +54,24 @@ describe('the app', () => {
     expect(screen.getByRole('heading', { level: 2 })).toHaveTextContent('Rotate “Work laptop”');
   });
 
+  it('opens the Bridge screen from the navigation, and a bridge client\'s Rotate leads there too', async () => {
+    const bridgeClient = entry('Printer', { kind: 'bridge', provider: 'microsoft365', client: 'msmtp', account: 'printer' });
+    const backend = fakeBackend([bridgeClient]);
+    const view = { running: false, listeners: [], sessions: [], errors: [], counters: { connections: 0, signed_in: 0, rejected: 0, upstream_failures: 0 }, signin_required: false, start_failure: null };
+    backend.on('bridge_status', () => view);
+    backend.on('bridge_clients', () => [bridgeClient]);
+    render(App);
+    await fireEvent.click(await screen.findByTestId('rotate-button'));
+    expect(await screen.findByTestId('bridge')).toBeInTheDocument();
+    expect(screen.queryByTestId('wizard')).not.toBeInTheDocument();
+    expect(await screen.findByTestId('bridge-setup')).toHaveAttribute('data-name', 'Printer');
+    expect(screen.getByTestId('nav-bridge')).toHaveClass('active');
+    await fireEvent.click(screen.getByTestId('nav-vault'));
+    await fireEvent.click(screen.getByTestId('nav-bridge'));
+    expect(await screen.findByTestId('bridge-state')).toHaveTextContent('Stopped');
+    expect(screen.queryByTestId('bridge-setup')).not.toBeInTheDocument();
+  });
+
   it('sends a user without a keyring to the storage settings', async () => {
     const backend = fakeBackend([]);
     backend.fail('vault_list', { code: 'KeyringUnavailable', message: 'No OS keyring.' });

@@ -3,6 +3,14 @@
 // Nothing here logs: arguments and results can carry a password or a passphrase.
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { Account } from './bindings/Account';
+import type { BridgeError } from './bindings/BridgeError';
+import type { BridgeSettings } from './bindings/BridgeSettings';
+import type { BridgeStatus } from './bindings/BridgeStatus';
+import type { Listen } from './bindings/Listen';
+import type { ListenerInfo } from './bindings/ListenerInfo';
+import type { Preset } from './bindings/Preset';
+import type { Server } from './bindings/Server';
+import type { SessionInfo } from './bindings/SessionInfo';
 import type { Code } from './bindings/Code';
 import type { Copied } from './bindings/Copied';
 import type { Entry } from './bindings/Entry';
@@ -42,6 +50,14 @@ import type { Verdict } from './bindings/Verdict';
 
 export type {
   Account,
+  BridgeError,
+  BridgeSettings,
+  BridgeStatus,
+  Listen,
+  ListenerInfo,
+  Preset,
+  Server,
+  SessionInfo,
   Code,
   Copied,
   DeviceCode,
@@ -79,6 +95,10 @@ export type {
   Rotated,
   Verdict,
 };
+
+/** The Bridge screen's view (src-tauri/src/bridge.rs `BridgeView`): the core's status and why
+ * the last start failed. */
+export type BridgeView = BridgeStatus & { start_failure: Failure | null };
 
 /** Which catalog page of a provider to open. */
 export type ProviderPage = 'app_passwords' | 'mfa';
@@ -127,6 +147,17 @@ export interface Commands {
     CheckOutcome[],
   ];
   text_copy: [{ text: string }, null];
+  bridge_clients: [Record<string, never>, Entry[]];
+  bridge_add: [{ name: string; client: string }, Entry];
+  bridge_rotate: [{ name: string }, Entry];
+  bridge_remove: [{ name: string }, Entry];
+  bridge_password_copy: [{ name: string }, Copied];
+  bridge_password_reveal: [{ name: string }, Revealed];
+  bridge_status: [Record<string, never>, BridgeView];
+  bridge_start: [Record<string, never>, BridgeView];
+  bridge_stop: [Record<string, never>, BridgeView];
+  bridge_settings_save: [{ preset: Preset; listen: Listen; startAtLogin: boolean }, Settings];
+  bridge_cert_export: [Record<string, never>, ExportedFile];
 }
 
 /** A command's failure, thrown by {@link call}. */
@@ -225,4 +256,18 @@ export const api = {
   },
   /** Copies non-secret text (a server name, a user name) to the clipboard, from Rust. */
   copyText: (text: string) => call('text_copy', { text }),
+  bridgeClients: () => call('bridge_clients', none),
+  /** Adds a bridge client with a password Rust generates; the answer holds no password. */
+  bridgeAdd: (name: string, client: string) => call('bridge_add', { name, client }),
+  /** A new password for the client (the old one stops working); the answer holds none. */
+  bridgeRotate: (name: string) => call('bridge_rotate', { name }),
+  bridgeRemove: (name: string) => call('bridge_remove', { name }),
+  bridgeCopyPassword: (name: string) => call('bridge_password_copy', { name }),
+  bridgeRevealPassword: (name: string) => call('bridge_password_reveal', { name }),
+  bridgeStatus: () => call('bridge_status', none),
+  bridgeStart: () => call('bridge_start', none),
+  bridgeStop: () => call('bridge_stop', none),
+  bridgeSaveSettings: (preset: Preset, listen: Listen, startAtLogin: boolean) =>
+    call('bridge_settings_save', { preset, listen, startAtLogin }),
+  bridgeExportCert: () => call('bridge_cert_export', none),
 };

@@ -13,4 +13,9 @@ duplicates: Array<Array<string>>,
 /**
  * Entries whose password was never read since it was stored.
  */
-never_used: Array<string>, };
+never_used: Array<string>, unused_days: number, 
+/**
+ * Bridge clients that have not signed in through the bridge for `unused_days` or more
+ * (counted from their creation when they never did): candidates for `bridge rm`.
+ */
+unused_bridge: Array<StaleEntry>, };

@@ -42,6 +42,7 @@ function preflight(verdict: ClientPreflight['verdict'], lines: PreflightLine[], 
     oauth: null,
     mfa: null,
     notes: [],
+    bridge: false,
   };
 }
 
@@ -295,6 +296,45 @@ describe('the app-password wizard', () => {
     expect($('wizard-next')).toBeDisabled();
     await user.click($('preflight-change-client'));
     expect(step()).toBe('client');
+  });
+
+  it('offers the bridge where an app password cannot work, and adds a bridge client for the program', async () => {
+    const b = backend();
+    b.on('wizard_preflight', () => ({
+      ...exchangeNo,
+      bridge: true,
+      advice: [...exchangeNo.advice, "Or use apppass's bridge: Thunderbird signs in to apppass on this computer."],
+    }));
+    const added = entry('thunderbird on LAPTOP-42', { kind: 'bridge', provider: 'microsoft365', client: 'thunderbird' });
+    b.on('bridge_add', () => added);
+    const onBridge = vi.fn();
+    render(Wizard, { providers: catalog, onFinish: vi.fn(), onCancel: vi.fn(), onBridge });
+    const user = userEvent.setup();
+    await user.selectOptions(await screen.findByTestId('wizard-provider'), 'microsoft365');
+    await user.type($('wizard-account'), 'ann@contoso.com');
+    await next(user);
+    await user.click(screen.getByRole('radio', { name: /Thunderbird/ }));
+    await next(user);
+    await screen.findByTestId('preflight-verdict');
+    expect($('wizard-next')).toBeDisabled();
+    await user.click($('preflight-use-bridge'));
+    await vi.waitFor(() => expect(onBridge).toHaveBeenCalledWith(added));
+    // The suggested name for the program, and no app password involved.
+    expect(b.called('bridge_add')).toEqual([{ name: 'thunderbird on LAPTOP-42', client: 'thunderbird' }]);
+    expect(b.called('wizard_paste')).toEqual([]);
+  });
+
+  it('offers no bridge where the preflight does not', async () => {
+    const b = backend();
+    b.on('wizard_preflight', () => exchangeNo);
+    const { user } = start();
+    await user.selectOptions(await screen.findByTestId('wizard-provider'), 'microsoft365');
+    await user.type($('wizard-account'), 'ann@contoso.com');
+    await next(user);
+    await user.click(screen.getByRole('radio', { name: /Thunderbird/ }));
+    await next(user);
+    await screen.findByTestId('preflight-verdict');
+    expect(screen.queryByTestId('preflight-use-bridge')).toBeNull();
   });
 
   it('signed in to a work account: Microsoft 365 pre-filled and MFA checked live', async () => {
