@@ -7,9 +7,11 @@
 use std::sync::{Arc, Mutex};
 
 use apppass_app::{configure, context, AppState, Clipboard, StoreOpener};
+use apppass_core::bridge::{BridgeSettings, Listen, Preset};
 use apppass_core::profile::Profile;
 use apppass_core::settings::Settings;
 use apppass_core::vault::store::{MemoryStore, SecretKey, SecretStore, StoreResult};
+use apppass_core::vault::{Security, Server};
 use apppass_core::{Failure, Secret};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -383,4 +385,187 @@ fn status_start_settings_and_certificate() {
         std::fs::read_to_string(again["path"].as_str().unwrap()).unwrap(),
         pem
     );
+}
+
+// ---- the bridge itself, run by the app ---------------------------------------------------------
+
+#[path = "../crates/apppass-core/tests/support/dovecot.rs"]
+mod dovecot;
+#[path = "../crates/apppass-core/tests/support/node.rs"]
+mod node;
+#[path = "../crates/apppass-core/tests/support/oidc.rs"]
+mod oidc;
+
+/// A port that was free a moment ago (settings cannot say "any free port": 0 is "off" there).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A few lines of IMAP over plain TCP: the greeting, then one command and its tagged answer.
+struct Imap(std::io::BufReader<std::net::TcpStream>);
+
+impl Imap {
+    fn connect(port: u16) -> std::io::Result<Imap> {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+        let mut imap = Imap(std::io::BufReader::new(stream));
+        let greeting = imap.line();
+        assert!(greeting.starts_with("* OK"), "{greeting}");
+        Ok(imap)
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.0, &mut line).unwrap();
+        line
+    }
+
+    /// Sends `tag command` and answers with the tagged line.
+    fn run(&mut self, tag: &str, command: &str) -> String {
+        use std::io::Write;
+        write!(self.0.get_mut(), "{tag} {command}\r\n").unwrap();
+        loop {
+            let line = self.line();
+            assert!(!line.is_empty(), "the bridge closed the connection");
+            if line.starts_with(&format!("{tag} ")) {
+                return line;
+            }
+        }
+    }
+}
+
+#[test]
+fn the_app_runs_the_bridge_with_its_sign_in_and_vault_against_the_real_provider_and_dovecot() {
+    let harness = oidc::harness();
+    let dovecot = dovecot::dovecot_oauth2(&harness.introspection.as_json());
+    // ann signs in (apppass's own browser sign-in at the real provider, scope mail); the tokens
+    // go to the store the app then opens, in the profile the app then uses.
+    let store = Shared::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let signed = rt.block_on(oidc::sign_in(
+        &harness.issuer,
+        &["mail"],
+        Arc::new(store.clone()),
+    ));
+    let profile = Profile::isolated(signed.dir.path()).unwrap();
+    let imap_port = free_port();
+    let mut settings = Settings::load(&profile).unwrap();
+    settings.ca_file = Some(dovecot.ca_file.clone());
+    settings.bridge = Some(BridgeSettings {
+        preset: Preset::Custom,
+        scopes: Some(vec!["mail".into()]),
+        imap: Some(Server {
+            host: dovecot.host.clone(),
+            port: dovecot.imaps,
+            security: Security::Tls,
+        }),
+        listen: Listen {
+            imap: Some(imap_port),
+            imaps: Some(0),
+            pop: Some(0),
+            pops: Some(0),
+            smtp: Some(0),
+            smtps: Some(0),
+        },
+        ..BridgeSettings::default()
+    });
+    settings.save(&profile).unwrap();
+
+    let clipboard = Arc::new(FakeClipboard::default());
+    let state = AppState::new(
+        Ok(profile.clone()),
+        Box::new(store.clone()),
+        clipboard.clone(),
+    );
+    let built = configure(mock_builder(), state).build(context()).unwrap();
+    let window = WebviewWindowBuilder::new(&built, "main", Default::default())
+        .build()
+        .unwrap();
+    let app = TestApp {
+        _app: built,
+        window,
+        store,
+        clipboard,
+        profile,
+        downloads: tempfile::tempdir().unwrap(),
+        seen: Mutex::default(),
+        _home: tempfile::tempdir().unwrap(),
+    };
+
+    let entry = app.ok(
+        "bridge_add",
+        json!({"name": "Thunderbird on laptop", "client": "thunderbird"}),
+    );
+    assert_eq!(entry["servers"]["imap"]["port"], imap_port);
+    let user = entry["account"].as_str().unwrap().to_string();
+    let password = app.ok(
+        "bridge_password_reveal",
+        json!({"name": "Thunderbird on laptop"}),
+    )["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let started = app.ok("bridge_start", json!({}));
+    assert_eq!(started["running"], true);
+    assert_eq!(
+        started["listeners"],
+        json!([{"protocol": "imap", "implicit_tls": false, "address": "127.0.0.1", "port": imap_port}])
+    );
+    assert_eq!(started["start_failure"], Value::Null);
+
+    // A client signs in with its local password; the bridge signs in to Dovecot with ann's token.
+    let mut imap = Imap::connect(imap_port).unwrap();
+    let ok = imap.run("a", &format!("LOGIN {user} {password}"));
+    assert!(ok.starts_with("a OK"), "{ok}");
+    let selected = imap.run("b", "SELECT INBOX");
+    assert!(selected.starts_with("b OK"), "{selected}");
+    let status = app.ok("bridge_status", json!({}));
+    let sessions = status["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{status}");
+    assert_eq!(sessions[0]["client"], "Thunderbird on laptop");
+    assert_eq!(sessions[0]["phase"], "relaying");
+    assert!(app.ok("bridge_clients", json!({}))[0]["last_used"].is_number());
+    imap.run("c", "LOGOUT");
+
+    // A rotation in the app takes effect at once in the running bridge.
+    app.ok("bridge_rotate", json!({"name": "Thunderbird on laptop"}));
+    let mut imap = Imap::connect(imap_port).unwrap();
+    let refused = imap.run("a", &format!("LOGIN {user} {password}"));
+    assert!(refused.starts_with("a NO"), "{refused}");
+    let status = app.ok("bridge_status", json!({}));
+    assert_eq!(status["errors"][0]["code"], "AuthRejected", "{status}");
+    assert_eq!(status["counters"]["rejected"], 1);
+    let new_password = app.ok(
+        "bridge_password_reveal",
+        json!({"name": "Thunderbird on laptop"}),
+    )["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut imap = Imap::connect(imap_port).unwrap();
+    let ok = imap.run("a", &format!("LOGIN {user} {new_password}"));
+    assert!(ok.starts_with("a OK"), "{ok}");
+    imap.run("b", "LOGOUT");
+
+    // Stop: the port closes and the status says so.
+    let stopped = app.ok("bridge_stop", json!({}));
+    assert_eq!(stopped["running"], false);
+    assert_eq!(stopped["listeners"], json!([]));
+    assert!(
+        Imap::connect(imap_port).is_err(),
+        "nothing listens any more"
+    );
+    // The errors stay for the screen after the stop.
+    assert_eq!(stopped["errors"][0]["code"], "AuthRejected");
+
+    app.assert_no_answer_holds(&password);
+    app.assert_no_answer_holds(&new_password);
 }

@@ -95,7 +95,12 @@ pub fn start_with_access_ttl(seconds: u64) -> Harness {
 }
 
 fn launch(access_ttl: Option<u64>) -> Harness {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/harness/oidc");
+    // This file is included from the app's tests too; find the repository from the crate.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("tests/harness/oidc/server.mjs").is_file())
+        .expect("tests/harness/oidc/server.mjs above the crate")
+        .join("tests/harness/oidc");
     assert!(
         dir.join("node_modules/oidc-provider").is_dir(),
         "the test OpenID provider is not installed: run scripts/setup.sh --test (npm ci in tests/harness/oidc)"
