@@ -172,6 +172,13 @@ Exits 12 (SignInRequired) when nobody is signed in, or when the sign-in has ende
         action: MfaAction,
     },
 
+    /// The modern-auth bridge: a local password per mail client, signing in upstream with OAuth
+    #[command(after_help = crate::bridge::BRIDGE_HELP)]
+    Bridge {
+        #[command(subcommand)]
+        action: BridgeAction,
+    },
+
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:
   apppass completions bash > ~/.local/share/bash-completion/completions/apppass
@@ -380,7 +387,7 @@ pub enum MfaAction {
 pub enum KindArg {
     /// An app password issued by the provider
     AppPassword,
-    /// A local password for apppass's bridge
+    /// Refused: bridge clients are added with `apppass bridge add`, which makes the password
     Bridge,
 }
 
@@ -445,6 +452,98 @@ pub struct ServerArgs {
     /// Default: tls
     #[arg(long, value_enum, value_name = "SECURITY")]
     pub pop_security: Option<SecurityArg>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BridgeAction {
+    /// Add a bridge client: generates its password (shown once) and prints its settings
+    Add {
+        /// The client's name, e.g. "Thunderbird on laptop" (its user name is made from it)
+        name: String,
+        /// Which mail client (see `apppass clients`), e.g. thunderbird, outlook, msmtp, printer
+        #[arg(long, value_name = "CLIENT")]
+        client: String,
+        /// Print JSON (with the password) instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// List bridge clients: name, user name, client, last sign-in
+    #[command(visible_alias = "ls")]
+    List(JsonFlag),
+    /// Give a bridge client a new password (shown once); the old one stops working at once
+    Rotate {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a bridge client; it can no longer sign in
+    Rm { name: String },
+    /// Run the bridge in the foreground until Ctrl+C (or SIGTERM)
+    #[command(after_help = crate::bridge::RUN_HELP)]
+    Run(BridgeRunArgs),
+    /// Print the bridge's local certificate (PEM) for clients that must trust it
+    Cert {
+        /// Write it to this file instead of standard output
+        #[arg(long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+}
+
+/// `apppass bridge run`: flags override `[bridge]` in settings.toml for this run.
+#[derive(Debug, Args)]
+pub struct BridgeRunArgs {
+    /// Upstream provider: microsoft365 (default), google or custom
+    #[arg(long, value_name = "PRESET")]
+    pub preset: Option<String>,
+    /// Upstream servers (any preset's can be replaced; custom needs at least one)
+    #[command(flatten)]
+    pub servers: ServerArgs,
+    /// A mail scope the access token must carry (custom; repeatable). Presets bring theirs.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// A PEM file of extra CA certificates trusted for the upstream servers
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Local IMAP port with STARTTLS (default 1143; 0 = any free port; `off`)
+    #[arg(long, value_name = "PORT|off", value_parser = parse_listen)]
+    pub listen_imap: Option<ListenPort>,
+    /// Local IMAP port with TLS (default 1993)
+    #[arg(long, value_name = "PORT|off", value_parser = parse_listen)]
+    pub listen_imaps: Option<ListenPort>,
+    /// Local POP3 port with STLS (default 1110)
+    #[arg(long, value_name = "PORT|off", value_parser = parse_listen)]
+    pub listen_pop: Option<ListenPort>,
+    /// Local POP3 port with TLS (default 1995)
+    #[arg(long, value_name = "PORT|off", value_parser = parse_listen)]
+    pub listen_pops: Option<ListenPort>,
+    /// Local SMTP submission port with STARTTLS (default 1587)
+    #[arg(long, value_name = "PORT|off", value_parser = parse_listen)]
+    pub listen_smtp: Option<ListenPort>,
+    /// Local SMTP submission port with TLS (default 1465)
+    #[arg(long, value_name = "PORT|off", value_parser = parse_listen)]
+    pub listen_smtps: Option<ListenPort>,
+    /// Write the protocol log (passwords, tokens and SASL lines censored) to bridge-protocol.log
+    #[arg(long)]
+    pub protocol_log: bool,
+    /// Print the listeners as one JSON line on stdout when ready (for scripts and tests)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A local port from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenPort {
+    Off,
+    Port(u16),
+}
+
+fn parse_listen(s: &str) -> Result<ListenPort, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(ListenPort::Off);
+    }
+    s.parse::<u16>()
+        .map(ListenPort::Port)
+        .map_err(|_| format!("\"{s}\" is not a port: give 1-65535, 0 for any free port, or off"))
 }
 
 #[cfg(test)]

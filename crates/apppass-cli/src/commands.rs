@@ -68,6 +68,7 @@ pub fn run(command: Command) -> Result<u8, Failure> {
         Command::Mfa {
             action: crate::cli::MfaAction::Status { json, graph_url },
         } => crate::mfa::status(&profile, json.json, graph_url),
+        Command::Bridge { action } => crate::bridge::run(&profile, action),
         Command::Completions { .. } => unreachable!("handled above"),
     }
 }
@@ -92,6 +93,12 @@ fn completions(shell: clap_complete::Shell) -> Result<u8, Failure> {
 
 fn add(profile: &Profile, args: AddArgs) -> Result<u8, Failure> {
     // Checks that need no store come first, so a mistake never costs a password prompt.
+    if matches!(args.kind, KindArg::Bridge) {
+        return Err(Failure::new(
+            Code::InvalidInput,
+            "A bridge client's password is made by apppass, not typed in: use `apppass bridge add NAME --client CLIENT` (it prints the user name and password to enter in the client).",
+        ));
+    }
     let provider = catalog::provider(args.provider.trim())?;
     let servers = server_settings(&provider.id, &args.servers)?;
     let name = apppass_core::vault::validate_name(&args.name)?;
@@ -110,10 +117,7 @@ fn add(profile: &Profile, args: AddArgs) -> Result<u8, Failure> {
             provider: provider.id.clone(),
             account: args.account,
             client: args.client,
-            kind: match args.kind {
-                KindArg::AppPassword => EntryKind::AppPassword,
-                KindArg::Bridge => EntryKind::Bridge,
-            },
+            kind: EntryKind::AppPassword,
             notes: args.notes,
             servers,
         },
@@ -127,7 +131,10 @@ fn add(profile: &Profile, args: AddArgs) -> Result<u8, Failure> {
 }
 
 /// The `--imap-*`/`--smtp-*`/`--pop-*` options as core server settings; `None` when none given.
-fn server_settings(provider: &str, args: &ServerArgs) -> Result<Option<ServerSettings>, Failure> {
+pub(crate) fn server_settings(
+    provider: &str,
+    args: &ServerArgs,
+) -> Result<Option<ServerSettings>, Failure> {
     let protocols = [
         (
             "imap",

@@ -1,6 +1,7 @@
 //! `apppass`: the command line for apppass. A thin layer over apppass-core (no Tauri, no GUI
 //! libraries): parse, call the core, print, and map the core's failure code to an exit status.
 
+mod bridge;
 mod catalog_cmds;
 mod cli;
 mod commands;

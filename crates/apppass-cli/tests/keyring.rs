@@ -192,8 +192,6 @@ fn every_command_on_the_keyring() {
         "mutt",
         "--notes",
         "desk machine",
-        "--kind",
-        "bridge",
         "--imap-host",
         "mail.example.org",
         "--smtp-host",
@@ -222,7 +220,7 @@ fn every_command_on_the_keyring() {
         .iter()
         .find(|e| e["name"] == name.as_str())
         .unwrap();
-    assert_eq!(work["kind"], "bridge");
+    assert_eq!(work["kind"], "app_password");
     assert_eq!(work["servers"]["imap"]["port"], 993);
     assert_eq!(work["servers"]["smtp"]["port"], 587);
     assert_eq!(work["servers"]["smtp"]["security"], "starttls");

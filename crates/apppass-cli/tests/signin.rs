@@ -14,8 +14,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -23,66 +22,9 @@ use common::*;
 const USER: &str = "ann@example.test";
 const CLIENT: &str = "apppass-test";
 
-// ---- the provider --------------------------------------------------------------------------------
+// ---- the provider: common::oidc ------------------------------------------------------------------
 
-struct Provider {
-    issuer: String,
-    _child: Mutex<Child>,
-    // Kept open: the provider exits when this test binary exits and the pipe closes.
-    _stdin: Mutex<ChildStdin>,
-}
-
-fn harness_dir() -> PathBuf {
-    repo_root().join("tests/harness/oidc")
-}
-
-/// The provider, started on first use (ephemeral ports on 127.0.0.1).
-fn provider() -> &'static Provider {
-    static PROVIDER: OnceLock<Provider> = OnceLock::new();
-    PROVIDER.get_or_init(|| {
-        let dir = harness_dir();
-        assert!(
-            dir.join("node_modules/oidc-provider").is_dir(),
-            "the test OpenID provider is not installed: run scripts/setup.sh --test (npm ci in tests/harness/oidc)"
-        );
-        let log = std::env::temp_dir().join(format!("apppass-cli-oidc-{}.log", std::process::id()));
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("node runs (Node.js 20+ is needed for the sign-in tests)");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = rx.recv_timeout(Duration::from_secs(90)).unwrap_or_default();
-        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!(
-                "the OpenID provider did not start; its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        });
-        Provider {
-            issuer: parsed["issuer"].as_str().unwrap().to_string(),
-            _child: Mutex::new(child),
-            _stdin: Mutex::new(stdin),
-        }
-    })
-}
-
-/// `$BROWSER` for apppass: the scripted browser that approves the sign-in.
-fn browser() -> String {
-    format!("node {}", harness_dir().join("browser.mjs").display())
-}
+use common::oidc::{browser, provider};
 
 // ---- helpers -------------------------------------------------------------------------------------
 
@@ -320,7 +262,7 @@ fn login_with_a_code_prints_the_code_first_as_json() {
 
     // The person enters the code at the provider's real device pages.
     let approve = Command::new("node")
-        .arg(harness_dir().join("browser.mjs"))
+        .arg(common::oidc::harness_dir().join("browser.mjs"))
         .args(["--device", &uri, &user_code])
         .output()
         .unwrap();

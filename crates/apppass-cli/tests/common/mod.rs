@@ -2,6 +2,8 @@
 //! temporary folder), the keyring gate, passphrase descriptors, and scans of the data directory.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod oidc;
+
 use std::io::{Seek, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

@@ -107,6 +107,34 @@ pub trait SecretStore: Send + Sync {
     }
 }
 
+/// One store shared by several owners (the vault, the sign-in and the bridge of one process).
+impl<T: SecretStore + ?Sized> SecretStore for std::sync::Arc<T> {
+    fn kind(&self) -> StoreKind {
+        (**self).kind()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn put(&self, key: &SecretKey, label: &str, secret: &Secret) -> StoreResult<()> {
+        (**self).put(key, label, secret)
+    }
+    fn get(&self, key: &SecretKey) -> StoreResult<Option<Secret>> {
+        (**self).get(key)
+    }
+    fn delete(&self, key: &SecretKey) -> StoreResult<bool> {
+        (**self).delete(key)
+    }
+    fn relabel(&self, key: &SecretKey, label: &str) -> StoreResult<()> {
+        (**self).relabel(key, label)
+    }
+    fn ids(&self, namespace: &str) -> StoreResult<Option<Vec<String>>> {
+        (**self).ids(namespace)
+    }
+    fn probe(&self, namespace: &str) -> StoreResult<()> {
+        (**self).probe(namespace)
+    }
+}
+
 /// The OS keyring through `keyring-core`, with the platform's store chosen explicitly.
 pub struct KeyringStore {
     store: Arc<CredentialStore>,
