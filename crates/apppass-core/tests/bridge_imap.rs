@@ -374,6 +374,43 @@ async fn starttls_and_implicit_tls_with_the_exported_certificate() {
 }
 
 #[tokio::test]
+async fn upstream_starttls_then_xoauth2() {
+    let f = start(Options {
+        upstream_starttls: true,
+        ..Options::default()
+    })
+    .await;
+    let subject = unique("bridge upstream starttls");
+    deliver(f.dovecot, ANN, &subject, "Via STARTTLS upstream.").await;
+    let c = f.client(0);
+    let mut imap = Imap::plain(f.port(Protocol::Imap, false)).await;
+    let status = imap.login(&c.username, &c.password).await;
+    assert!(status.starts_with("OK [CAPABILITY "), "{status}");
+    assert!(!status.contains("STARTTLS"), "{status}");
+    imap.command("a2", "SELECT INBOX").await;
+    let (_, found) = imap
+        .command("a3", &format!("SEARCH SUBJECT \"{subject}\""))
+        .await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    // The bridge asked Dovecot's plain port for STARTTLS before anything else.
+    let log = f.protocol_log_text();
+    let starttls = log
+        .find("imap S< A1 STARTTLS")
+        .expect("STARTTLS sent upstream");
+    let auth = log
+        .find("imap S< A3 AUTHENTICATE XOAUTH2 ***")
+        .expect("XOAUTH2 sent");
+    assert!(starttls < auth, "{log}");
+    assert!(
+        f.dovecot
+            .log_text()
+            .contains(&format!("Login: user=<{ANN}>, method=XOAUTH2")),
+        "{}",
+        f.dovecot.log_text()
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_local_password_is_refused_delayed_audited_and_never_reaches_dovecot() {
     let f = start(Options {
         penalty_base: Duration::from_millis(400),

@@ -301,7 +301,7 @@ async fn run(client: &mut Client) -> std::io::Result<()> {
             }
         };
         let next = match CommandCodec::default().decode(&message) {
-            Ok((rest, command)) if rest.is_empty() => handle(client, command).await?,
+            Ok(([], command)) => handle(client, command).await?,
             _ => {
                 bad += 1;
                 match tag_of(&message) {

@@ -81,6 +81,9 @@ pub struct Options {
     pub penalty_base: Duration,
     /// Write the protocol log (to [`Fixture::protocol_log`]).
     pub protocol_log: bool,
+    /// Reach Dovecot's IMAP and submission over STARTTLS (its plain ports) instead of implicit
+    /// TLS.
+    pub upstream_starttls: bool,
 }
 
 impl Default for Options {
@@ -89,6 +92,7 @@ impl Default for Options {
             trust_dovecot: true,
             penalty_base: Duration::from_millis(50),
             protocol_log: true,
+            upstream_starttls: false,
         }
     }
 }
@@ -132,7 +136,7 @@ async fn serial() -> tokio::sync::OwnedMutexGuard<()> {
 
 /// Starts the provider and the OAuth Dovecot (once per test binary), signs ann in with scope
 /// `mail`, makes a vault with two bridge clients, and starts the bridge on ephemeral ports with
-/// IMAP, POP3 and submission upstream (all implicit TLS at Dovecot).
+/// IMAP, POP3 and submission upstream (implicit TLS at Dovecot, or STARTTLS).
 pub async fn start(options: Options) -> Fixture {
     let serial = serial().await;
     let harness = oidc::harness();
@@ -168,18 +172,26 @@ pub async fn start(options: Options) -> Fixture {
     let cert_file = LocalCert::path(&data_dir);
     let protocol_log = data_dir.join("bridge-protocol.log");
 
-    let server = |port| {
-        Some(Server {
-            host: dovecot.host.clone(),
-            port,
-            security: Security::Tls,
+    let server = |tls: u16, starttls: u16| {
+        Some(if options.upstream_starttls {
+            Server {
+                host: dovecot.host.clone(),
+                port: starttls,
+                security: Security::Starttls,
+            }
+        } else {
+            Server {
+                host: dovecot.host.clone(),
+                port: tls,
+                security: Security::Tls,
+            }
         })
     };
     let scopes = vec!["mail".to_string()];
     let config = BridgeConfig {
-        imap: server(dovecot.imaps),
-        pop: server(dovecot.pop3s),
-        smtp: server(dovecot.submissions),
+        imap: server(dovecot.imaps, dovecot.imap),
+        pop: server(dovecot.pop3s, dovecot.pop3),
+        smtp: server(dovecot.submissions, dovecot.submission),
         scopes: scopes.clone(),
         listen: Listen::ephemeral(),
         ca_file: options.trust_dovecot.then(|| dovecot.ca_file.clone()),
