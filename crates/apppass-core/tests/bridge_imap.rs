@@ -577,7 +577,12 @@ async fn a_revoked_grant_gives_the_client_no_and_the_app_sign_in_again() {
 
 #[tokio::test]
 async fn two_clients_at_once() {
-    let f = start(Options::default()).await;
+    // With the protocol log off: the plain relay (copy_bidirectional), and no log file at all.
+    let f = start(Options {
+        protocol_log: false,
+        ..Options::default()
+    })
+    .await;
     let subject = unique("bridge two");
     deliver(f.dovecot, ANN, &subject, "For both.").await;
     let port = f.port(Protocol::Imap, false);
@@ -610,6 +615,7 @@ async fn two_clients_at_once() {
     drop((a, b));
     f.wait_status("both sessions closed", |s| s.sessions.is_empty())
         .await;
+    assert!(!f.protocol_log.exists(), "no protocol log unless asked for");
 }
 
 #[tokio::test]
