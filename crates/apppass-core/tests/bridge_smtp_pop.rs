@@ -739,11 +739,11 @@ async fn an_expired_token_is_refreshed_and_a_revoked_grant_asks_to_sign_in_again
     assert_eq!(w.status.snapshot().counters.upstream_failures, 0);
     assert!(!w.status.snapshot().signin_required);
 
-    // The grant is revoked: the token is refused and cannot be refreshed. The client gets a
-    // clean temporary error saying to sign in again, the status says "sign in again".
+    // The grant is revoked: the token is refused and cannot be refreshed. The SMTP client gets a
+    // clean 535 saying to sign in again (POP3 a temporary -ERR), the status says "sign in again".
     assert!(w.h.revoke_grants(ANN).await >= 1);
     let r = smtplib(&w, false, "LOGIN", &password, &subject("revoked")).await;
-    assert_eq!(r["auth"][0], 454, "{}", w.fail(&r.to_string()));
+    assert_eq!(r["auth"][0], 535, "{}", w.fail(&r.to_string()));
     assert!(
         r["auth"][1].as_str().unwrap().contains("sign in again"),
         "{r}"
@@ -764,5 +764,5 @@ async fn an_expired_token_is_refreshed_and_a_revoked_grant_asks_to_sign_in_again
         "{v}"
     );
     let (ok, err) = msmtp(&w, "plain", true, &password, &subject("revoked msmtp")).await;
-    assert!(!ok && err.contains("454"), "{err}");
+    assert!(!ok && err.contains("535"), "{err}");
 }

@@ -209,6 +209,26 @@ describe('delete', () => {
     await vi.waitFor(() => expect(names()).toEqual(['Phone mail', 'Printer']));
   });
 
+  it('a bridge client: no provider to visit, it just can no longer sign in', async () => {
+    const backend = fakeBackend([
+      entry('Thunderbird on laptop', { client: 'Thunderbird', kind: 'bridge', provider: 'microsoft365' }),
+    ]);
+    renderVault();
+    await screen.findAllByTestId('entry-row');
+    await fireEvent.click(screen.getAllByTestId('delete-button')[0]!);
+    const dialog = screen.getByTestId('delete-dialog');
+    expect(within(dialog).getByTestId('delete-bridge-note')).toHaveTextContent(
+      'its local password stops working at once',
+    );
+    expect(within(dialog).queryByTestId('provider-page-button')).toBeNull();
+    expect(dialog).not.toHaveTextContent('keeps working until you also delete it');
+    await fireEvent.click(within(dialog).getByTestId('confirm-delete'));
+    const notice = await screen.findByTestId('removed-notice');
+    expect(notice).toHaveTextContent('can no longer sign in to the apppass bridge');
+    expect(notice).not.toHaveTextContent('still works');
+    expect(backend.called('entry_remove')).toEqual([{ name: 'Thunderbird on laptop' }]);
+  });
+
   it('says where to delete it when the provider has no page, and Esc cancels', async () => {
     const backend = fakeBackend(three());
     renderVault();

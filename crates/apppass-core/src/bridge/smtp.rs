@@ -267,9 +267,11 @@ async fn run(shared: &Shared, session: u64, stream: LocalStream) -> io::Result<(
                                     .say(b"535 5.7.8 apppass: the mail server refused the sign-in; open apppass and sign in again\r\n")
                                     .await?;
                             }
+                            // The sign-in has ended (revoked, expired): a permanent refusal, as
+                            // a server refuses a revoked credential, with what to do.
                             Err(Upstream::SignInNeeded) => {
                                 client
-                                    .say(b"454 4.7.0 apppass: sign in again in apppass, then try again\r\n")
+                                    .say(b"535 5.7.8 apppass: your work-account sign-in has ended; sign in again in apppass, then try again\r\n")
                                     .await?;
                             }
                             Err(Upstream::Unavailable) => {
