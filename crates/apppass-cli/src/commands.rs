@@ -253,7 +253,13 @@ fn test(profile: &Profile, args: TestArgs) -> Result<u8, Failure> {
         }
     }
     let opts = CheckOptions {
-        ca_file: args.ca_file.or(settings.ca_file),
+        // A bridge client is tested against the bridge on this computer, whose certificate is
+        // apppass's own.
+        ca_file: args.ca_file.or(if entry.kind == EntryKind::Bridge {
+            Some(apppass_core::bridge::LocalCert::path(&profile.data_dir))
+        } else {
+            settings.ca_file
+        }),
         ..CheckOptions::default()
     };
     // A bad CA file is the user's to fix, before any password is read.

@@ -50,6 +50,17 @@ impl Running {
     }
 }
 
+/// A port nothing listens on right now (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// settings.toml: the test provider for the sign-in; the bridge's upstream is the OAuth Dovecot,
+/// and its local IMAP and SMTP ports (plain with STARTTLS) are free ones; the others are off.
 fn settings(h: &Home, d: &Dovecot) {
     std::fs::write(
         h.path().join("settings.toml"),
@@ -58,11 +69,14 @@ fn settings(h: &Home, d: &Dovecot) {
              [bridge]\npreset = \"custom\"\nscopes = [\"mail\"]\n\
              [bridge.imap]\nhost = \"127.0.0.1\"\nport = {imaps}\nsecurity = \"tls\"\n\
              [bridge.smtp]\nhost = \"127.0.0.1\"\nport = {submission}\nsecurity = \"starttls\"\n\
-             [bridge.pop]\nhost = \"127.0.0.1\"\nport = {pop3s}\nsecurity = \"tls\"\n",
+             [bridge.pop]\nhost = \"127.0.0.1\"\nport = {pop3s}\nsecurity = \"tls\"\n\
+             [bridge.listen]\nimap = {imap}\nsmtp = {smtp}\nimaps = 0\nsmtps = 0\npop = 0\npops = 0\n",
             issuer = provider().issuer,
             imaps = d.imaps,
             submission = d.submission,
             pop3s = d.pop3s,
+            imap = free_port(),
+            smtp = free_port(),
         ),
     )
     .unwrap();
@@ -100,18 +114,6 @@ fn run(h: &Home, d: &Dovecot) -> Running {
             "--json",
             "--ca-file",
             d.ca_file.to_str().unwrap(),
-            "--listen-imap",
-            "0",
-            "--listen-imaps",
-            "0",
-            "--listen-smtp",
-            "0",
-            "--listen-smtps",
-            "0",
-            "--listen-pop",
-            "0",
-            "--listen-pops",
-            "0",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -277,6 +279,33 @@ fn thunderbird_style_imap_and_msmtp_work_through_the_bridge_with_their_own_passw
         imap_search(imap_port, &cert, &tb_user, new_password, &subject),
         "1"
     );
+
+    // `apppass test` on a bridge client signs in to the bridge here (never to the provider),
+    // trusting the bridge's own certificate: IMAP and SMTP, as Thunderbird uses them.
+    let out = h
+        .cmd(["test", "Thunderbird on laptop", "--json"])
+        .output()
+        .unwrap();
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{results}\n{}",
+        text(&out.stderr)
+    );
+    let tested: Vec<(&str, &str)> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["protocol"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(tested, vec![("imap", "ok"), ("smtp", "ok")]);
+    // Only the bridge knows this user name and password (Dovecot takes only OAuth for ann).
 
     // The refusals are in the audit log (without any password), and the last sign-ins in the list.
     let audit = text(&h.cmd(["audit", "--json"]).output().unwrap().stdout);

@@ -70,6 +70,11 @@ impl Endpoint {
 /// with the user name derived from the entry's account in the form the server expects (iCloud
 /// IMAP: the part before the `@`).
 pub fn endpoints(entry: &Entry) -> Vec<Endpoint> {
+    // A bridge client's password is apppass's own: it is only ever used with the bridge on
+    // this computer, never with the provider's servers.
+    if entry.kind == crate::vault::EntryKind::Bridge {
+        return local_endpoints(entry);
+    }
     let Some(s) = &entry.servers else {
         let Ok(provider) = super::provider(&entry.provider) else {
             return Vec::new();
@@ -101,10 +106,67 @@ pub fn endpoints(entry: &Entry) -> Vec<Endpoint> {
     .collect()
 }
 
+/// A bridge client's own servers, loopback only.
+fn local_endpoints(entry: &Entry) -> Vec<Endpoint> {
+    let Some(s) = &entry.servers else {
+        return Vec::new();
+    };
+    [
+        (Protocol::Imap, &s.imap),
+        (Protocol::Smtp, &s.smtp),
+        (Protocol::Pop, &s.pop),
+    ]
+    .into_iter()
+    .filter_map(|(p, server)| server.as_ref().map(|server| (p, server)))
+    .filter(|(_, server)| {
+        let host = server.host.trim().trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+    .map(|(p, server)| Endpoint::from_server(p, server, &entry.account))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::vault::ServerSettings;
+
+    #[test]
+    fn a_bridge_client_only_ever_has_loopback_servers() {
+        use crate::vault::{EntryKind, Security, Server};
+        let server = |host: &str| {
+            Some(Server {
+                host: host.into(),
+                port: 1143,
+                security: Security::Starttls,
+            })
+        };
+        let mut e = entry("microsoft365", "thunderbird-on-laptop", None);
+        e.kind = EntryKind::Bridge;
+        assert!(
+            endpoints(&e).is_empty(),
+            "never the provider's servers for a bridge password"
+        );
+        e.servers = Some(ServerSettings {
+            imap: server("127.0.0.1"),
+            smtp: server("smtp.office365.com"),
+            pop: server("localhost"),
+        });
+        let got: Vec<(Protocol, String)> = endpoints(&e)
+            .into_iter()
+            .map(|p| (p.protocol, p.host))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Protocol::Imap, "127.0.0.1".to_string()),
+                (Protocol::Pop, "localhost".to_string())
+            ]
+        );
+    }
 
     fn entry(provider: &str, account: &str, servers: Option<ServerSettings>) -> Entry {
         crate::vault::test_entry("Thunderbird on LAPTOP-42", provider, account, servers)
