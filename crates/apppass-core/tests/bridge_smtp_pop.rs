@@ -423,7 +423,7 @@ fn pop3_logins(d: &Dovecot) -> usize {
 // ---- SMTP ---------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn msmtp_sends_through_the_bridge_with_starttls_and_implicit_tls() {
+async fn msmtp_and_curl_send_through_the_bridge_with_starttls_and_implicit_tls() {
     let _serial = SERIAL.lock().await;
     let w = World::new(Security::Starttls, Security::Tls).await;
     let password = w.password.expose().to_string();
@@ -437,8 +437,46 @@ async fn msmtp_sends_through_the_bridge_with_starttls_and_implicit_tls() {
             w.fail(&format!("{subject} not in bob's INBOX"))
         );
     }
+
+    // curl as the legacy client too: SMTP with user:password (from a 0600 netrc file), STARTTLS
+    // required on the bridge's plain port, trusting the bridge's certificate.
+    let subject = subject("curl smtp");
+    let netrc = w.secret_file(
+        "netrc-smtp",
+        &format!("machine 127.0.0.1 login {} password {password}\n", w.user),
+    );
+    let (ok, _, err) = run_async(
+        "curl",
+        vec![
+            "--silent".into(),
+            "--show-error".into(),
+            "--max-time".into(),
+            "30".into(),
+            "--ssl-reqd".into(),
+            "--netrc-file".into(),
+            netrc.display().to_string(),
+            "--cacert".into(),
+            w.cert.display().to_string(),
+            "--mail-from".into(),
+            ANN.into(),
+            "--mail-rcpt".into(),
+            BOB.into(),
+            "--upload-file".into(),
+            "-".into(),
+            format!("smtp://127.0.0.1:{}/", w.port(Protocol::Smtp, false)),
+        ],
+        message(&subject),
+    )
+    .await;
+    assert!(ok, "{}", w.fail(&format!("curl smtp: {err}")));
+    assert!(
+        in_bobs_inbox(w.d, &subject).await,
+        "{}",
+        w.fail(&format!("{subject} (curl) not in bob's INBOX"))
+    );
+
     let snap = w.status.snapshot();
-    assert_eq!(snap.counters.signed_in, 2, "{snap:?}");
+    assert_eq!(snap.counters.signed_in, 3, "{snap:?}");
     assert_eq!(snap.counters.upstream_failures, 0, "{snap:?}");
     assert!(!snap.signin_required);
 }
