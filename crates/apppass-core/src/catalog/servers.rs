@@ -119,7 +119,11 @@ fn local_endpoints(entry: &Entry) -> Vec<Endpoint> {
     .into_iter()
     .filter_map(|(p, server)| server.as_ref().map(|server| (p, server)))
     .filter(|(_, server)| {
-        let host = server.host.trim().trim_start_matches('[').trim_end_matches(']');
+        let host = server
+            .host
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         host.eq_ignore_ascii_case("localhost")
             || host
                 .parse::<std::net::IpAddr>()
