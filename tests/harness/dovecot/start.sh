@@ -187,6 +187,24 @@ passdb {
 "
 fi
 
+# APPPASS_DOVECOT_MAX_CONNECTIONS=N (the bridge benchmark, bench/bridge.rs): up to N IMAP
+# connections at once for one user from 127.0.0.1. Dovecot's defaults are 10 per user and address
+# (mail_max_userip_connections) and 100 login processes; each login process stays as the TLS
+# proxy of its connection. Unset: Dovecot's defaults.
+max_connections=${APPPASS_DOVECOT_MAX_CONNECTIONS:-}
+case "$max_connections" in
+    '' | *[!0-9]*) max_connections="" ;;
+esac
+login_limit=""
+userip_limit=""
+if [ -n "$max_connections" ]; then
+    login_limit="  process_limit = $((max_connections + 20))"
+    userip_limit="default_client_limit = $((max_connections * 3 + 100))
+protocol imap {
+  mail_max_userip_connections = $max_connections
+}"
+fi
+
 # --- helpers first: Dovecot's configuration needs the relay's port -----------------------------
 python3 "$here/helpers.py" "$dir" 2>"$dir/helpers.log" &
 helpers_pid=$!
@@ -259,6 +277,7 @@ service old-stats {
 }
 service imap-login {
   chroot =
+$login_limit
   inet_listener imap {
     port = $imap
   }
@@ -292,6 +311,7 @@ service lmtp {
     mode = 0666
   }
 }
+$userip_limit
 submission_relay_host = 127.0.0.1
 submission_relay_port = $relay_port
 CONF
