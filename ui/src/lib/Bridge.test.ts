@@ -179,6 +179,30 @@ describe('the Bridge screen', () => {
     expect(b.called('bridge_status')).toHaveLength(4);
   });
 
+  it("a new sign-in through the bridge updates the client's last sign-in while shown", async () => {
+    vi.useFakeTimers();
+    const b = backend([bridgeEntry('Thunderbird on laptop')], running);
+    show();
+    await vi.advanceTimersByTimeAsync(10);
+    const row = screen.getByTestId('bridge-client');
+    expect(within(row).getByTestId('bridge-client-last')).toHaveTextContent('never');
+    expect(b.called('bridge_clients')).toHaveLength(1);
+    // Polls without a new sign-in leave the list alone.
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(b.called('bridge_clients')).toHaveLength(1);
+    // The client signs in: the counter moves, the list is read again.
+    const used = now();
+    b.on('bridge_clients', () => [bridgeEntry('Thunderbird on laptop', { last_used: used })]);
+    b.on('bridge_status', () => ({ ...running, counters: { ...running.counters, signed_in: 1 } }));
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(b.called('bridge_clients')).toHaveLength(2);
+    const last = within(screen.getByTestId('bridge-client')).getByTestId('bridge-client-last');
+    expect(last).toHaveTextContent(
+      new Date(used * 1000).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }),
+    );
+    expect(last).not.toHaveTextContent('never');
+  });
+
   it('lists the clients with their user name, program, last sign-in and an unused mark', async () => {
     backend([
       bridgeEntry('Thunderbird on laptop', { last_used: now() - 3600 }),
@@ -200,9 +224,9 @@ describe('the Bridge screen', () => {
     const { user, onSettingsChanged } = show();
     await vi.waitFor(() => expect(within($('bridge-add-client')).getAllByRole('option').length).toBeGreaterThan(1));
     await user.selectOptions($('bridge-add-client'), 'thunderbird');
-    await vi.waitFor(() => expect($('bridge-add-name')).toHaveValue('thunderbird on LAPTOP-42'));
+    await vi.waitFor(() => expect($('bridge-add-name')).toHaveValue('Thunderbird on LAPTOP-42'));
     await user.click($('bridge-add'));
-    expect(b.called('bridge_add')).toEqual([{ name: 'thunderbird on LAPTOP-42', client: 'thunderbird' }]);
+    expect(b.called('bridge_add')).toEqual([{ name: 'Thunderbird on LAPTOP-42', client: 'thunderbird' }]);
     const setup = await screen.findByTestId('bridge-setup');
     expect(setup).toHaveTextContent('Enter these in Thunderbird');
     const servers = within(setup).getAllByTestId('bridge-setup-server');
@@ -222,7 +246,7 @@ describe('the Bridge screen', () => {
     await user.click($('bridge-copy-username'));
     expect(b.called('text_copy')).toEqual([{ text: '127.0.0.1' }, { text: 'thunderbird-on-laptop-42' }]);
     await user.click($('bridge-copy-password'));
-    expect(b.called('bridge_password_copy')).toEqual([{ name: 'thunderbird on LAPTOP-42' }]);
+    expect(b.called('bridge_password_copy')).toEqual([{ name: 'Thunderbird on LAPTOP-42' }]);
     expect(await screen.findByText(/Copied the password — clears in 30 s/)).toBeInTheDocument();
     await user.click($('bridge-reveal-password'));
     expect(await screen.findByTestId('bridge-revealed-password')).toHaveTextContent('abcde-fghjk-mnpqr-stuvw-xyz23-45678');

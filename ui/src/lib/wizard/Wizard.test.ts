@@ -305,7 +305,7 @@ describe('the app-password wizard', () => {
       bridge: true,
       advice: [...exchangeNo.advice, "Or use apppass's bridge: Thunderbird signs in to apppass on this computer."],
     }));
-    const added = entry('thunderbird on LAPTOP-42', { kind: 'bridge', provider: 'microsoft365', client: 'thunderbird' });
+    const added = entry('Thunderbird on LAPTOP-42', { kind: 'bridge', provider: 'microsoft365', client: 'thunderbird' });
     b.on('bridge_add', () => added);
     const onBridge = vi.fn();
     render(Wizard, { providers: catalog, onFinish: vi.fn(), onCancel: vi.fn(), onBridge });
@@ -320,7 +320,7 @@ describe('the app-password wizard', () => {
     await user.click($('preflight-use-bridge'));
     await vi.waitFor(() => expect(onBridge).toHaveBeenCalledWith(added));
     // The suggested name for the program, and no app password involved.
-    expect(b.called('bridge_add')).toEqual([{ name: 'thunderbird on LAPTOP-42', client: 'thunderbird' }]);
+    expect(b.called('bridge_add')).toEqual([{ name: 'Thunderbird on LAPTOP-42', client: 'thunderbird' }]);
     expect(b.called('wizard_paste')).toEqual([]);
   });
 
