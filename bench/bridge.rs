@@ -29,6 +29,8 @@
 mod bridge;
 #[path = "../crates/apppass-core/tests/support/dovecot.rs"]
 mod dovecot;
+#[path = "../crates/apppass-core/tests/support/memory.rs"]
+mod memory;
 #[path = "../crates/apppass-core/tests/support/node.rs"]
 mod node;
 #[path = "../crates/apppass-core/tests/support/oidc.rs"]

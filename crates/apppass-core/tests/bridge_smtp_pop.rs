@@ -10,12 +10,11 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use apppass_core::bridge::cert::LocalCert;
@@ -24,53 +23,16 @@ use apppass_core::bridge::{
 };
 use apppass_core::catalog::Protocol;
 use apppass_core::secret::Secret;
-use apppass_core::vault::store::{SecretKey, SecretStore, StoreResult};
+use apppass_core::vault::store::SecretStore;
 use apppass_core::vault::{Security, Server, Vault};
 
 use support::dovecot::{dovecot_oauth2, Dovecot, ANN, BOB};
+use support::memory::Memory;
 use support::oidc::{self, harness, Harness};
 
 /// The provider's grants and tokens are shared by the tests of this binary (revoking ann's
 /// grants would end the others' sign-ins): one test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-// ---- an in-memory secret store (the keyring has tests of its own) -------------------------------
-
-#[derive(Default)]
-struct Memory(Mutex<HashMap<String, Secret>>);
-
-impl SecretStore for Memory {
-    fn kind(&self) -> apppass_core::settings::StoreKind {
-        apppass_core::settings::StoreKind::Keyring
-    }
-    fn describe(&self) -> String {
-        "memory (test)".into()
-    }
-    fn put(&self, key: &SecretKey, _label: &str, secret: &Secret) -> StoreResult<()> {
-        self.0.lock().unwrap().insert(key.user(), secret.clone());
-        Ok(())
-    }
-    fn get(&self, key: &SecretKey) -> StoreResult<Option<Secret>> {
-        Ok(self.0.lock().unwrap().get(&key.user()).cloned())
-    }
-    fn delete(&self, key: &SecretKey) -> StoreResult<bool> {
-        Ok(self.0.lock().unwrap().remove(&key.user()).is_some())
-    }
-    fn relabel(&self, _: &SecretKey, _: &str) -> StoreResult<()> {
-        Ok(())
-    }
-    fn ids(&self, namespace: &str) -> StoreResult<Option<Vec<String>>> {
-        let prefix = format!("{namespace}/");
-        Ok(Some(
-            self.0
-                .lock()
-                .unwrap()
-                .keys()
-                .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
-                .collect(),
-        ))
-    }
-}
 
 // ---- the world: provider, Dovecot, sign-in, vault, bridge ----------------------------------------
 

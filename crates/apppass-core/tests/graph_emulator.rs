@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,42 +22,12 @@ use apppass_core::signin::http::BoxFuture;
 use apppass_core::signin::{
     Cancellation, Deps, ReqwestTransport, SignIn, SignInConfig, Sleep, TokioSleep,
 };
-use apppass_core::vault::store::{SecretKey, SecretStore, StoreResult};
 use apppass_core::{Code, Failure};
 use support::graph::Run;
+use support::memory::Memory;
 use support::oidc::{harness, Browser, Choice, CLIENT};
 
 // ---- set-up -------------------------------------------------------------------------------------
-
-/// The sign-in's refresh token lives in memory here: these tests are about Graph, not the keyring
-/// (the sign-in tests cover that).
-#[derive(Default)]
-struct Memory(Mutex<HashMap<String, Secret>>);
-
-impl SecretStore for Memory {
-    fn kind(&self) -> apppass_core::settings::StoreKind {
-        apppass_core::settings::StoreKind::Keyring
-    }
-    fn describe(&self) -> String {
-        "memory (test)".into()
-    }
-    fn put(&self, key: &SecretKey, _label: &str, secret: &Secret) -> StoreResult<()> {
-        self.0.lock().unwrap().insert(key.user(), secret.clone());
-        Ok(())
-    }
-    fn get(&self, key: &SecretKey) -> StoreResult<Option<Secret>> {
-        Ok(self.0.lock().unwrap().get(&key.user()).cloned())
-    }
-    fn delete(&self, key: &SecretKey) -> StoreResult<bool> {
-        Ok(self.0.lock().unwrap().remove(&key.user()).is_some())
-    }
-    fn relabel(&self, _: &SecretKey, _: &str) -> StoreResult<()> {
-        Ok(())
-    }
-    fn ids(&self, _namespace: &str) -> StoreResult<Option<Vec<String>>> {
-        Ok(None)
-    }
-}
 
 /// Records each wait instead of waiting.
 #[derive(Default)]

@@ -8,11 +8,8 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use apppass_core::secret::Secret;
-use apppass_core::vault::store::{SecretKey, SecretStore, StoreResult};
 use apppass_core::Code;
 use base64::Engine;
 use rustls::pki_types::pem::PemObject;
@@ -22,45 +19,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use support::dovecot::{dovecot_oauth2, Dovecot, ALICE, ANN, BOB};
+use support::memory::Memory;
 use support::oidc::{self, harness};
-
-// ---- a store for the refresh token (this is about the protocol, not the keyring) ---------------
-
-#[derive(Default)]
-struct Memory(Mutex<HashMap<String, Secret>>);
-
-impl SecretStore for Memory {
-    fn kind(&self) -> apppass_core::settings::StoreKind {
-        apppass_core::settings::StoreKind::Keyring
-    }
-    fn describe(&self) -> String {
-        "memory (test)".into()
-    }
-    fn put(&self, key: &SecretKey, _label: &str, secret: &Secret) -> StoreResult<()> {
-        self.0.lock().unwrap().insert(key.user(), secret.clone());
-        Ok(())
-    }
-    fn get(&self, key: &SecretKey) -> StoreResult<Option<Secret>> {
-        Ok(self.0.lock().unwrap().get(&key.user()).cloned())
-    }
-    fn delete(&self, key: &SecretKey) -> StoreResult<bool> {
-        Ok(self.0.lock().unwrap().remove(&key.user()).is_some())
-    }
-    fn relabel(&self, _: &SecretKey, _: &str) -> StoreResult<()> {
-        Ok(())
-    }
-    fn ids(&self, namespace: &str) -> StoreResult<Option<Vec<String>>> {
-        let prefix = format!("{namespace}/");
-        Ok(Some(
-            self.0
-                .lock()
-                .unwrap()
-                .keys()
-                .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
-                .collect(),
-        ))
-    }
-}
 
 // ---- a few lines of IMAP and SMTP over TLS --------------------------------------------------------
 

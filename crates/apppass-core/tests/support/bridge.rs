@@ -13,9 +13,8 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use apppass_core::bridge::{
@@ -25,7 +24,6 @@ use apppass_core::bridge::{
 use apppass_core::catalog::Protocol;
 use apppass_core::secret::Secret;
 use apppass_core::signin::SignIn;
-use apppass_core::vault::store::{SecretKey, SecretStore, StoreResult};
 use apppass_core::vault::{Security, Server, Vault};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -35,43 +33,7 @@ use tokio::net::TcpStream;
 use super::dovecot::{dovecot_oauth2, Dovecot};
 use super::oidc::{self, Harness};
 
-/// A secret store in memory, shared by the vault, the sign-in and the certificate (clones share
-/// the items).
-#[derive(Default, Clone)]
-pub struct Memory(Arc<Mutex<HashMap<String, Secret>>>);
-
-impl SecretStore for Memory {
-    fn kind(&self) -> apppass_core::settings::StoreKind {
-        apppass_core::settings::StoreKind::Keyring
-    }
-    fn describe(&self) -> String {
-        "memory (test)".into()
-    }
-    fn put(&self, key: &SecretKey, _label: &str, secret: &Secret) -> StoreResult<()> {
-        self.0.lock().unwrap().insert(key.user(), secret.clone());
-        Ok(())
-    }
-    fn get(&self, key: &SecretKey) -> StoreResult<Option<Secret>> {
-        Ok(self.0.lock().unwrap().get(&key.user()).cloned())
-    }
-    fn delete(&self, key: &SecretKey) -> StoreResult<bool> {
-        Ok(self.0.lock().unwrap().remove(&key.user()).is_some())
-    }
-    fn relabel(&self, _: &SecretKey, _: &str) -> StoreResult<()> {
-        Ok(())
-    }
-    fn ids(&self, namespace: &str) -> StoreResult<Option<Vec<String>>> {
-        let prefix = format!("{namespace}/");
-        Ok(Some(
-            self.0
-                .lock()
-                .unwrap()
-                .keys()
-                .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
-                .collect(),
-        ))
-    }
-}
+pub use super::memory::Memory;
 
 /// How to start the bridge.
 pub struct Options {

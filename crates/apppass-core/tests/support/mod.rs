@@ -4,5 +4,6 @@ pub mod bridge;
 pub mod dovecot;
 pub mod graph;
 pub mod keyring;
+pub mod memory;
 pub mod node;
 pub mod oidc;
