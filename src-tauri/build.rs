@@ -52,6 +52,7 @@ const COMMANDS: &[&str] = &[
     "bridge_start",
     "bridge_stop",
     "bridge_settings_save",
+    "bridge_login_item_apply",
     "bridge_cert_export",
 ];
 

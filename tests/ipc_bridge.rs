@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use apppass_app::{configure, context, AppState, Clipboard, StoreOpener};
+use apppass_app::{configure, context, AppState, Clipboard, LoginItem, StoreOpener};
 use apppass_core::bridge::{BridgeSettings, Listen, Preset};
 use apppass_core::profile::Profile;
 use apppass_core::settings::Settings;
@@ -75,6 +75,35 @@ impl Clipboard for FakeClipboard {
     }
 }
 
+/// The login item in place of the autostart plugin: records what the app asked for, and fails
+/// when told to. The machine's own login items (~/.config/autostart) are never touched.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<bool>>,
+    registered: Mutex<bool>,
+    broken: Mutex<Option<String>>,
+}
+
+impl LoginItem for Recorder {
+    fn set(&self, enabled: bool) -> Result<(), String> {
+        self.calls.lock().unwrap().push(enabled);
+        if let Some(why) = self.broken.lock().unwrap().clone() {
+            return Err(why);
+        }
+        *self.registered.lock().unwrap() = enabled;
+        Ok(())
+    }
+    fn is_enabled(&self) -> Result<bool, String> {
+        Ok(*self.registered.lock().unwrap())
+    }
+}
+
+impl Recorder {
+    fn calls(&self) -> Vec<bool> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
 struct TestApp {
     _app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,
@@ -82,6 +111,7 @@ struct TestApp {
     clipboard: Arc<FakeClipboard>,
     profile: Profile,
     downloads: tempfile::TempDir,
+    login: Arc<Recorder>,
     /// Every answer but the explicit reveals, to check that none holds a password.
     seen: Mutex<Vec<String>>,
     _home: tempfile::TempDir,
@@ -93,12 +123,14 @@ fn start() -> TestApp {
     let store = Shared::default();
     let clipboard = Arc::new(FakeClipboard::default());
     let profile = Profile::isolated(home.path()).unwrap();
+    let login = Arc::new(Recorder::default());
     let state = AppState::new(
         Ok(profile.clone()),
         Box::new(store.clone()),
         clipboard.clone(),
     )
-    .with_downloads(downloads.path().to_path_buf());
+    .with_downloads(downloads.path().to_path_buf())
+    .with_login_item(login.clone());
     let app = configure(mock_builder(), state)
         .build(context())
         .expect("the app builds with the real context");
@@ -112,6 +144,7 @@ fn start() -> TestApp {
         clipboard,
         profile,
         downloads,
+        login,
         seen: Mutex::default(),
         _home: home,
     }
@@ -387,6 +420,156 @@ fn status_start_settings_and_certificate() {
     );
 }
 
+/// The machine's own autostart entry for apppass: whether it is there and when it changed.
+fn machine_login_item() -> Option<std::time::SystemTime> {
+    let home = std::env::var_os("HOME")?;
+    let file = std::path::Path::new(&home).join(".config/autostart/apppass.desktop");
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
+}
+
+#[test]
+fn start_at_login_registers_the_login_item_and_a_failed_registration_keeps_the_settings() {
+    let machine = machine_login_item();
+    let app = start();
+    let listen = json!({"imap": 2143, "imaps": 0, "pop": 0, "pops": 0, "smtp": 2587, "smtps": 0});
+    assert_eq!(app.ok("bridge_status", json!({}))["login_item"], false);
+
+    // On: apppass is registered, and the status says so.
+    let saved = app.ok(
+        "bridge_settings_save",
+        json!({"preset": "google", "listen": listen, "startAtLogin": true}),
+    );
+    assert_eq!(saved["bridge"]["start_at_login"], true);
+    assert_eq!(app.login.calls(), [true]);
+    assert_eq!(app.ok("bridge_status", json!({}))["login_item"], true);
+
+    // Off: the registration is removed.
+    app.ok(
+        "bridge_settings_save",
+        json!({"preset": "google", "listen": listen, "startAtLogin": false}),
+    );
+    assert_eq!(app.login.calls(), [true, false]);
+    assert_eq!(app.ok("bridge_status", json!({}))["login_item"], false);
+    assert!(
+        !Settings::load(&app.profile)
+            .unwrap()
+            .bridge
+            .unwrap()
+            .start_at_login
+    );
+
+    // The desktop refuses: the answer says so with its code, the settings are saved all the same.
+    *app.login.broken.lock().unwrap() = Some("~/.config/autostart is read-only".into());
+    let listen = json!({"imap": 2144, "imaps": 0, "pop": 0, "pops": 0, "smtp": 2587, "smtps": 0});
+    let err = app
+        .call(
+            "bridge_settings_save",
+            json!({"preset": "microsoft365", "listen": listen, "startAtLogin": true}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "LoginItemFailed", "{err}");
+    let message = err["message"].as_str().unwrap();
+    assert!(message.contains("could not register"), "{message}");
+    assert!(message.contains("read-only"), "{message}");
+    assert!(message.contains("startup applications"), "{message}");
+    assert_eq!(app.login.calls(), [true, false, true]);
+    let on_disk = Settings::load(&app.profile).unwrap().bridge.unwrap();
+    assert!(on_disk.start_at_login);
+    assert_eq!(on_disk.preset, Preset::Microsoft365);
+    assert_eq!(on_disk.listen.imap, Some(2144));
+    // The setting is on, the login item is missing: the screen warns from this.
+    assert_eq!(app.ok("bridge_status", json!({}))["login_item"], false);
+
+    // "Register again" while it still fails: the same coded failure; then it works.
+    assert_eq!(
+        app.fails("bridge_login_item_apply", json!({})),
+        "LoginItemFailed"
+    );
+    *app.login.broken.lock().unwrap() = None;
+    let view = app.ok("bridge_login_item_apply", json!({}));
+    assert_eq!(view["login_item"], true);
+    assert_eq!(view["running"], false);
+    assert_eq!(app.login.calls(), [true, false, true, true, true]);
+
+    // A failed removal says what to do by hand, and the setting is off all the same.
+    *app.login.broken.lock().unwrap() = Some("permission denied".into());
+    let err = app
+        .call(
+            "bridge_settings_save",
+            json!({"preset": "microsoft365", "listen": listen, "startAtLogin": false}),
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "LoginItemFailed", "{err}");
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("Remove apppass from your desktop's startup applications"));
+    assert!(
+        !Settings::load(&app.profile)
+            .unwrap()
+            .bridge
+            .unwrap()
+            .start_at_login
+    );
+
+    // None of this touched the machine's own login items.
+    assert_eq!(machine_login_item(), machine);
+}
+
+#[test]
+fn without_a_login_item_start_at_login_is_refused_with_its_code_and_saved() {
+    let home = tempfile::tempdir().unwrap();
+    let profile = Profile::isolated(home.path()).unwrap();
+    let state = AppState::new(
+        Ok(profile.clone()),
+        Box::new(Shared::default()),
+        Arc::new(FakeClipboard::default()),
+    );
+    let built = configure(mock_builder(), state).build(context()).unwrap();
+    let window = WebviewWindowBuilder::new(&built, "main", Default::default())
+        .build()
+        .unwrap();
+    let call = |cmd: &str, args: Value| {
+        get_ipc_response(
+            &window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<Value>().unwrap())
+    };
+    assert_eq!(
+        call("bridge_status", json!({})).unwrap()["login_item"],
+        Value::Null
+    );
+    let listen = json!({"imap": 2143, "imaps": 0, "pop": 0, "pops": 0, "smtp": 2587, "smtps": 0});
+    let err = call(
+        "bridge_settings_save",
+        json!({"preset": "google", "listen": listen, "startAtLogin": true}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "LoginItemFailed", "{err}");
+    assert!(
+        Settings::load(&profile)
+            .unwrap()
+            .bridge
+            .unwrap()
+            .start_at_login
+    );
+    // Off needs nothing registered: no failure.
+    call(
+        "bridge_settings_save",
+        json!({"preset": "google", "listen": listen, "startAtLogin": false}),
+    )
+    .unwrap();
+}
+
 // ---- the bridge itself, run by the app ---------------------------------------------------------
 
 #[path = "../crates/apppass-core/tests/support/dovecot.rs"]
@@ -495,6 +678,7 @@ fn the_app_runs_the_bridge_with_its_sign_in_and_vault_against_the_real_provider_
         clipboard,
         profile,
         downloads: tempfile::tempdir().unwrap(),
+        login: Arc::default(),
         seen: Mutex::default(),
         _home: tempfile::tempdir().unwrap(),
     };

@@ -41,17 +41,6 @@ impl BridgeSlot {
         *self.start_failure.lock().unwrap_or_else(|p| p.into_inner()) = failure;
     }
 
-    fn view(&self) -> BridgeView {
-        BridgeView {
-            status: self.status.snapshot(),
-            start_failure: self
-                .start_failure
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-        }
-    }
-
     /// Stops the bridge if it runs (the app is quitting).
     pub fn stop_blocking(&self) {
         let running = self.running.blocking_lock().take();
@@ -61,12 +50,50 @@ impl BridgeSlot {
     }
 }
 
-/// The Bridge screen's view: the core's status and why the last start failed.
+/// The Bridge screen's view: the core's status, why the last start failed, and whether apppass
+/// is really registered to start at login.
 #[derive(Debug, Clone, Serialize)]
 pub struct BridgeView {
     #[serde(flatten)]
     pub status: BridgeStatus,
     pub start_failure: Option<Failure>,
+    /// `true`: the login item is there (apppass starts when the user logs in); `false`: it is
+    /// not; `null`: it could not be checked.
+    pub login_item: Option<bool>,
+}
+
+fn view(state: &AppState) -> BridgeView {
+    let slot = &state.bridge;
+    BridgeView {
+        status: slot.status.snapshot(),
+        start_failure: slot
+            .start_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
+        login_item: state.login_item().and_then(|item| item.is_enabled().ok()),
+    }
+}
+
+/// Registers apppass to start at login (`enabled`) or removes that registration.
+fn apply_login_item(state: &AppState, enabled: bool) -> Answer<()> {
+    let done = match state.login_item() {
+        Some(item) => item.set(enabled),
+        None if enabled => Err("this build of apppass has no way to do it".to_string()),
+        None => Ok(()),
+    };
+    done.map_err(|why| {
+        let message = if enabled {
+            format!(
+                "Saved, but apppass could not register itself to start when you log in ({why}). Try Register again on the Bridge screen, or add apppass to your desktop's startup applications by hand."
+            )
+        } else {
+            format!(
+                "Saved, but apppass could not remove itself from the programs that start when you log in ({why}). Remove apppass from your desktop's startup applications by hand."
+            )
+        };
+        Failure::new(Code::LoginItemFailed, message)
+    })
 }
 
 fn bridge_settings(settings: &Settings) -> BridgeSettings {
@@ -89,7 +116,7 @@ pub async fn start(state: &AppState) -> Answer<BridgeView> {
             }
         }
     }
-    Ok(state.bridge.view())
+    Ok(view(state))
 }
 
 async fn start_new(state: &AppState) -> Answer<Running> {
@@ -133,7 +160,7 @@ pub async fn stop(state: &AppState) -> BridgeView {
     if let Some(running) = running {
         running.shutdown().await;
     }
-    state.bridge.view()
+    view(state)
 }
 
 /// At app start: starts the bridge when `[bridge] start_at_login` is on and someone is signed
@@ -224,7 +251,7 @@ pub fn bridge_password_reveal(state: State<'_, AppState>, name: String) -> Answe
 /// Whether the bridge runs, its listeners, connected clients, the last errors.
 #[tauri::command(async)]
 pub fn bridge_status(state: State<'_, AppState>) -> BridgeView {
-    state.bridge.view()
+    view(&state)
 }
 
 #[tauri::command]
@@ -238,7 +265,9 @@ pub async fn bridge_stop(state: State<'_, AppState>) -> Answer<BridgeView> {
 }
 
 /// Saves the preset, the local ports (0 = off) and "start at login" in `[bridge]`, after the core
-/// checked them. A running bridge is restarted with them.
+/// checked them, and registers apppass to start at login (or removes that) as the setting says. A
+/// running bridge is restarted with them. A registration that fails keeps the saved settings and
+/// answers `LoginItemFailed`.
 #[tauri::command]
 pub async fn bridge_settings_save(
     state: State<'_, AppState>,
@@ -254,12 +283,23 @@ pub async fn bridge_settings_save(
     BridgeConfig::from_settings(&bridge, None, None)?;
     settings.bridge = Some(bridge);
     settings.save(state.profile()?)?;
+    let registered = apply_login_item(&state, start_at_login);
     let running = state.bridge.running.lock().await.is_some();
     if running {
         stop(&state).await;
         start(&state).await?;
     }
+    registered?;
     Ok(settings)
+}
+
+/// Makes the login item follow the saved "start at login" setting again ("Register again" on the
+/// Bridge screen, when the registration went missing or could not be made).
+#[tauri::command(async)]
+pub fn bridge_login_item_apply(state: State<'_, AppState>) -> Answer<BridgeView> {
+    let wanted = bridge_settings(&state.settings()?).start_at_login;
+    apply_login_item(&state, wanted)?;
+    Ok(view(&state))
 }
 
 /// Writes the bridge's certificate (no secret in it) to the Downloads folder, for clients that

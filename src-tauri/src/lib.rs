@@ -1,16 +1,19 @@
 //! The apppass desktop app: one window, its plugins, and thin IPC commands over apppass-core.
 //!
 //! [`configure`] registers what production and tests share (state, the opener plugin, every
-//! command); [`run`] adds the process-level plugins (single instance, window state) and starts.
+//! command); [`run`] adds the process-level plugins (single instance, window state, autostart)
+//! and starts.
 
 mod bridge;
 mod clipboard;
 pub mod commands;
+mod login;
 mod signin;
 mod state;
 mod wizard;
 
 pub use clipboard::{Clipboard, SystemClipboard};
+pub use login::{LoginItem, PluginLoginItem, AUTOSTART_ARG};
 pub use signin::{qr_svg, UrlOpener};
 pub use state::{AppState, StoreOpener, SystemStores};
 
@@ -75,6 +78,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             bridge::bridge_start,
             bridge::bridge_stop,
             bridge::bridge_settings_save,
+            bridge::bridge_login_item_apply,
             bridge::bridge_cert_export,
         ])
 }
@@ -98,7 +102,11 @@ fn on_exit<R: Runtime>(app: &tauri::AppHandle<R>) {
 pub fn run() {
     let profile = Profile::from_env();
     // One instance per profile: a second start focuses the first window instead.
-    let mut single = tauri_plugin_single_instance::Builder::new().callback(|app, _argv, _cwd| {
+    let mut single = tauri_plugin_single_instance::Builder::new().callback(|app, argv, _cwd| {
+        // A login item starting apppass while it already runs: nothing to bring forward.
+        if argv.iter().any(|a| a == AUTOSTART_ARG) {
+            return;
+        }
         if let Some(window) = app.get_webview_window("main") {
             let _ = window.unminimize();
             let _ = window.show();
@@ -118,14 +126,22 @@ pub fn run() {
         Box::new(SystemStores),
         Arc::new(SystemClipboard::default()),
     );
-    let builder = Builder::default().plugin(single.build()).plugin(
-        tauri_plugin_window_state::Builder::new()
-            .with_state_flags(
-                tauri_plugin_window_state::StateFlags::SIZE
-                    | tauri_plugin_window_state::StateFlags::MAXIMIZED,
-            )
-            .build(),
-    );
+    let builder = Builder::default()
+        .plugin(single.build())
+        .plugin(
+            tauri_plugin_window_state::Builder::new()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::SIZE
+                        | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+                )
+                .build(),
+        )
+        // "Start at login" (the Bridge screen's setting): used from Rust only, through
+        // PluginLoginItem; its JS commands are granted to no window.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![AUTOSTART_ARG]),
+        ));
     let app = match configure(builder, state).build(context()) {
         Ok(app) => app,
         Err(e) => {
@@ -133,6 +149,14 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    app.state::<AppState>()
+        .set_login_item(Arc::new(PluginLoginItem(app.handle().clone())));
+    // Started by the login item: the window waits minimised instead of taking the screen.
+    if std::env::args().skip(1).any(|a| a == AUTOSTART_ARG) {
+        if let Some(window) = app.get_webview_window("main") {
+            let _ = window.minimize();
+        }
+    }
     // "Start at login": the bridge starts with the app when someone is signed in.
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {

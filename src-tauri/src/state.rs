@@ -3,7 +3,7 @@
 //! the policy file's location.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use apppass_core::bridge::{BridgeClient, ClientBook};
 use apppass_core::open::{open_store, use_file_store, use_keyring};
@@ -18,6 +18,7 @@ use apppass_core::{Code, Failure, Secret};
 
 use crate::bridge::BridgeSlot;
 use crate::clipboard::{Clipboard, CopyTimer};
+use crate::login::LoginItem;
 use crate::signin::{Task, UrlOpener};
 use crate::wizard::PendingSlot;
 
@@ -177,6 +178,9 @@ pub struct AppState {
     pub(crate) pending: PendingSlot,
     /// Where exports are written instead of the user's Downloads folder (tests).
     downloads: Option<PathBuf>,
+    /// Registers apppass to start at login: the autostart plugin in the app (set once it is
+    /// built), a recorder in tests; unset, "start at login" cannot be registered.
+    login_item: OnceLock<Arc<dyn LoginItem>>,
 }
 
 impl AppState {
@@ -201,7 +205,24 @@ impl AppState {
             graph_url: graph_url_from_env(),
             pending: PendingSlot::default(),
             downloads: None,
+            login_item: OnceLock::new(),
         }
+    }
+
+    /// Registers "start at login" with `item` (tests: a recorder instead of the plugin).
+    pub fn with_login_item(self, item: Arc<dyn LoginItem>) -> AppState {
+        self.set_login_item(item);
+        self
+    }
+
+    /// Sets the login item once (the app, after the autostart plugin is set up); later calls
+    /// keep the first.
+    pub fn set_login_item(&self, item: Arc<dyn LoginItem>) {
+        let _ = self.login_item.set(item);
+    }
+
+    pub(crate) fn login_item(&self) -> Option<&Arc<dyn LoginItem>> {
+        self.login_item.get()
     }
 
     /// Writes exported files to `dir` instead of the user's Downloads folder (tests).

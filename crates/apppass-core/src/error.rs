@@ -50,6 +50,9 @@ pub enum Code {
     StorageFailure,
     /// The clipboard could not be read or written.
     ClipboardUnavailable,
+    /// The app could not register (or unregister) itself to start when the user logs in (XDG
+    /// autostart entry, Launch Agent, Run key); the settings were saved all the same.
+    LoginItemFailed,
     /// No client ID is configured for work-account sign-in: IT must register apppass and set it.
     ClientIdMissing,
     /// A setting was given that the administrator's policy file fixes to another value.
@@ -145,6 +148,7 @@ impl Code {
             Code::DataCorrupt => "DataCorrupt",
             Code::StorageFailure => "StorageFailure",
             Code::ClipboardUnavailable => "ClipboardUnavailable",
+            Code::LoginItemFailed => "LoginItemFailed",
             Code::ClientIdMissing => "ClientIdMissing",
             Code::LockedByPolicy => "LockedByPolicy",
             Code::SignInRequired => "SignInRequired",
@@ -183,7 +187,7 @@ impl Code {
     }
 
     /// Every code, for exhaustive tests and documentation.
-    pub const ALL: [Code; 53] = [
+    pub const ALL: [Code; 54] = [
         Code::InvalidInput,
         Code::EmptySecret,
         Code::SecretTooLarge,
@@ -203,6 +207,7 @@ impl Code {
         Code::DataCorrupt,
         Code::StorageFailure,
         Code::ClipboardUnavailable,
+        Code::LoginItemFailed,
         Code::ClientIdMissing,
         Code::LockedByPolicy,
         Code::SignInRequired,
