@@ -57,7 +57,7 @@ describe('the app', () => {
   it('opens the Bridge screen from the navigation, and a bridge client\'s Rotate leads there too', async () => {
     const bridgeClient = entry('Printer', { kind: 'bridge', provider: 'microsoft365', client: 'msmtp', account: 'printer' });
     const backend = fakeBackend([bridgeClient]);
-    const view = { running: false, listeners: [], sessions: [], errors: [], counters: { connections: 0, signed_in: 0, rejected: 0, upstream_failures: 0 }, signin_required: false, start_failure: null };
+    const view = { running: false, listeners: [], sessions: [], errors: [], counters: { connections: 0, signed_in: 0, rejected: 0, upstream_failures: 0 }, signin_required: false, start_failure: null, login_item: false };
     backend.on('bridge_status', () => view);
     backend.on('bridge_clients', () => [bridgeClient]);
     render(App);

@@ -14,6 +14,7 @@ const stopped: BridgeView = {
   counters: { connections: 0, signed_in: 0, rejected: 0, upstream_failures: 0 },
   signin_required: false,
   start_failure: null,
+  login_item: false,
 };
 
 const running: BridgeView = {
@@ -43,12 +44,14 @@ function bridgeEntry(name: string, fields: Partial<Entry> = {}): Entry {
 }
 
 /** A fake Rust side with the bridge's commands over an in-memory list of bridge clients. */
-function backend(clients: Entry[] = [], view: BridgeView = stopped) {
+function backend(clients: Entry[] = [], view: BridgeView = stopped, saved: Settings = defaultSettings) {
   const b = fakeBackend();
   let status = view;
   let list = clients;
-  let settings: Settings = defaultSettings;
-  b.on('bridge_status', () => status);
+  let settings: Settings = saved;
+  /** Whether apppass is registered to start at login (the login item). */
+  let registered = view.login_item;
+  b.on('bridge_status', () => ({ ...status, login_item: registered }));
   b.on('bridge_start', () => (status = running));
   b.on('bridge_stop', () => (status = stopped));
   b.on('bridge_clients', () => list);
@@ -73,7 +76,12 @@ function backend(clients: Entry[] = [], view: BridgeView = stopped) {
       ...settings,
       bridge: { ...bridgeSettings(Boolean(startAtLogin)), preset: preset as 'google', listen: listen as never },
     };
+    registered = Boolean(startAtLogin);
     return settings;
+  });
+  b.on('bridge_login_item_apply', () => {
+    registered = settings.bridge?.start_at_login ?? false;
+    return { ...status, login_item: registered };
   });
   b.on('bridge_cert_export', () => ({ path: '/home/ann/Downloads/apppass-bridge.pem', contains_password: false, warning: null }));
   return b;
@@ -304,6 +312,93 @@ describe('the Bridge screen', () => {
     b.fail('bridge_settings_save', { code: 'InvalidInput', message: 'The imap and smtp listeners both use port 2143.' });
     await user.click($('bridge-settings-save'));
     expect(await screen.findByTestId('bridge-settings-failure')).toHaveTextContent('both use port 2143');
+  });
+
+  it('start at login: once saved, says that apppass starts when you log in', async () => {
+    const b = backend();
+    const { user } = show();
+    await vi.waitFor(() => expect($('bridge-port-imap')).toHaveValue(1143));
+    expect(screen.queryByTestId('bridge-login-item')).toBeNull();
+    expect($('bridge-start-at-login').closest('label')).toHaveTextContent('Start apppass and the bridge when I log in');
+    await user.click($('bridge-start-at-login'));
+    // Not saved yet: nothing is claimed.
+    expect(screen.queryByTestId('bridge-login-item')).toBeNull();
+    await user.click($('bridge-settings-save'));
+    await vi.waitFor(() => expect($('bridge-login-item')).toHaveAttribute('data-state', 'registered'));
+    expect($('bridge-login-item')).toHaveTextContent('apppass starts when you log in');
+    expect(screen.queryByTestId('bridge-login-register')).toBeNull();
+    // Off again: the line goes.
+    await user.click($('bridge-start-at-login'));
+    await user.click($('bridge-settings-save'));
+    expect(b.called('bridge_settings_save').map((a) => a.startAtLogin)).toEqual([true, false]);
+    await vi.waitFor(() => expect(screen.queryByTestId('bridge-login-item')).toBeNull());
+  });
+
+  it('a login item that went missing is shown with "Register again"', async () => {
+    const b = backend([], stopped, { ...defaultSettings, bridge: bridgeSettings(true) });
+    const { user } = show();
+    const notice = await screen.findByTestId('bridge-login-item');
+    expect(notice).toHaveAttribute('data-state', 'mismatch');
+    expect(notice).toHaveTextContent('“Start at login” is on, but apppass is not registered to start when you log in.');
+    expect(notice).toHaveAttribute('role', 'alert');
+    await user.click(within(notice).getByTestId('bridge-login-register'));
+    expect(b.called('bridge_login_item_apply')).toHaveLength(1);
+    await vi.waitFor(() => expect($('bridge-login-item')).toHaveAttribute('data-state', 'registered'));
+    expect(await screen.findByText('Registered: apppass starts when you log in.')).toBeInTheDocument();
+  });
+
+  it('when the login item cannot be checked, says so and offers "Register again"', async () => {
+    const b = backend([], { ...stopped, login_item: null }, { ...defaultSettings, bridge: bridgeSettings(true) });
+    const { user } = show();
+    const notice = await screen.findByTestId('bridge-login-item');
+    expect(notice).toHaveTextContent('could not check');
+    b.fail('bridge_login_item_apply', {
+      code: 'LoginItemFailed',
+      message: 'Saved, but apppass could not register itself to start when you log in (HOME is not set). Add apppass to your desktop\'s startup applications by hand.',
+    });
+    await user.click(within(notice).getByTestId('bridge-login-register'));
+    const failure = await screen.findByTestId('bridge-settings-failure');
+    expect(failure).toHaveTextContent('HOME is not set');
+    expect(failure).toHaveTextContent('LoginItemFailed');
+  });
+
+  it('a failed registration shows its code and keeps the saved settings', async () => {
+    const b = backend();
+    const { user, onSettingsChanged } = show();
+    await vi.waitFor(() => expect($('bridge-port-imap')).toHaveValue(1143));
+    // Rust saves the settings, then the desktop refuses the login item.
+    b.on('bridge_settings_save', () => {
+      b.on('settings_get', () => ({ ...defaultSettings, bridge: bridgeSettings(true) }));
+      throw {
+        code: 'LoginItemFailed',
+        message:
+          "Saved, but apppass could not register itself to start when you log in (~/.config/autostart: Permission denied). Try Register again on the Bridge screen, or add apppass to your desktop's startup applications by hand.",
+      };
+    });
+    await user.click($('bridge-start-at-login'));
+    await user.click($('bridge-settings-save'));
+    const failure = await screen.findByTestId('bridge-settings-failure');
+    expect(failure).toHaveTextContent('Permission denied');
+    expect(failure).toHaveTextContent('startup applications by hand');
+    expect(failure).toHaveTextContent('LoginItemFailed');
+    // The app's copy of the settings follows what Rust saved; the box stays ticked.
+    await vi.waitFor(() =>
+      expect(onSettingsChanged).toHaveBeenCalledWith(expect.objectContaining({ bridge: bridgeSettings(true) })),
+    );
+    expect($('bridge-start-at-login')).toBeChecked();
+    const notice = await screen.findByTestId('bridge-login-item');
+    expect(notice).toHaveAttribute('data-state', 'mismatch');
+    expect(within(notice).getByTestId('bridge-login-register')).toHaveTextContent('Register again');
+  });
+
+  it('a login item the setting no longer wants can be removed', async () => {
+    const b = backend([], { ...stopped, login_item: true }, { ...defaultSettings, bridge: bridgeSettings(false) });
+    const { user } = show();
+    const notice = await screen.findByTestId('bridge-login-item');
+    expect(notice).toHaveTextContent('still registered to start when you log in, though this setting is off');
+    await user.click(within(notice).getByTestId('bridge-login-register'));
+    expect(b.called('bridge_login_item_apply')).toHaveLength(1);
+    await vi.waitFor(() => expect(screen.queryByTestId('bridge-login-item')).toBeNull());
   });
 
   it('exports the certificate and shows where', async () => {

@@ -96,9 +96,10 @@ export type {
   Verdict,
 };
 
-/** The Bridge screen's view (src-tauri/src/bridge.rs `BridgeView`): the core's status and why
- * the last start failed. */
-export type BridgeView = BridgeStatus & { start_failure: Failure | null };
+/** The Bridge screen's view (src-tauri/src/bridge.rs `BridgeView`): the core's status, why the
+ * last start failed, and whether apppass is really registered to start at login (`null`: it could
+ * not be checked). */
+export type BridgeView = BridgeStatus & { start_failure: Failure | null; login_item: boolean | null };
 
 /** Which catalog page of a provider to open. */
 export type ProviderPage = 'app_passwords' | 'mfa';
@@ -157,6 +158,7 @@ export interface Commands {
   bridge_start: [Record<string, never>, BridgeView];
   bridge_stop: [Record<string, never>, BridgeView];
   bridge_settings_save: [{ preset: Preset; listen: Listen; startAtLogin: boolean }, Settings];
+  bridge_login_item_apply: [Record<string, never>, BridgeView];
   bridge_cert_export: [Record<string, never>, ExportedFile];
 }
 
@@ -269,5 +271,7 @@ export const api = {
   bridgeStop: () => call('bridge_stop', none),
   bridgeSaveSettings: (preset: Preset, listen: Listen, startAtLogin: boolean) =>
     call('bridge_settings_save', { preset, listen, startAtLogin }),
+  /** Registers apppass to start at login again (or removes it), as the saved setting says. */
+  bridgeApplyLoginItem: () => call('bridge_login_item_apply', none),
   bridgeExportCert: () => call('bridge_cert_export', none),
 };
