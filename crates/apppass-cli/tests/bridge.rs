@@ -41,12 +41,26 @@ impl Running {
             .unwrap() as u16
     }
 
-    fn stop(self) -> (Option<i32>, String) {
+    fn stop(mut self) -> (Option<i32>, String) {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        let out = self.child.wait_with_output().unwrap();
-        (out.status.code(), text(&out.stderr))
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        }
+        let code = self.child.wait().unwrap().code();
+        (code, stderr)
+    }
+}
+
+/// A test that fails half-way must not leave the bridge running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
