@@ -12,13 +12,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch, clipboardText } from './app.mjs';
+import { APP, launch, clipboardText } from './app.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const harness = join(here, '..', 'harness');
@@ -80,6 +80,8 @@ let dovecot;
 let app;
 let downloads;
 let secrets;
+/** The app's HOME: a temporary one, so that "start at login" writes no login item of this machine. */
+let home;
 const ports = {};
 before(async () => {
   oidc = await startServer(process.execPath, [join(harness, 'oidc', 'server.mjs')], 'the OpenID provider');
@@ -98,6 +100,9 @@ before(async () => {
   downloads = join(xdg, 'Downloads');
   mkdirSync(downloads, { recursive: true });
   writeFileSync(join(xdg, 'user-dirs.dirs'), `XDG_DOWNLOAD_DIR="${downloads}"\n`);
+  // No .config in it yet, as in a new account: the app must create ~/.config/autostart itself.
+  home = join(secrets, 'home');
+  mkdirSync(home);
   const opened = join(secrets, 'opened.txt');
   const { issuer } = oidc.info;
   app = await launch({
@@ -137,6 +142,7 @@ before(async () => {
       APPPASS_E2E_DENY: '0',
       APPPASS_GRAPH_URL: `${graph.info.base}/s/authenticator/e2e-bridge-${process.pid}-${Date.now()}`,
       XDG_CONFIG_HOME: xdg,
+      HOME: home,
     },
   });
 });
@@ -411,4 +417,47 @@ test('a wrong password is refused and shown as an error; Stop closes the port, t
   await assertNotInPage(password);
   await snap('stopped', 'bridge-error');
   assert.ok(existsSync(cert));
+});
+
+test('Start at login: saving it registers apppass (an XDG autostart entry with --autostart); off removes it', async () => {
+  const autostart = join(home, '.config', 'autostart');
+  const entries = () => (existsSync(autostart) ? readdirSync(autostart).filter((f) => f.endsWith('.desktop')) : []);
+  assert.deepEqual(entries(), []);
+  const box = await $('bridge-start-at-login');
+  assert.equal(await box.isSelected(), false);
+  assert.equal(await (await $('bridge-login-item')).isExisting(), false);
+
+  await box.click();
+  await (await $('bridge-settings-save')).click();
+  const line = await $('bridge-login-item');
+  await waitFor(async () => (await line.isExisting()) && (await line.getAttribute('data-state')) === 'registered', 'the registered line');
+  assert.match(await line.getText(), /apppass starts when you log in/);
+  assert.deepEqual(entries(), ['apppass.desktop']);
+  const desktop = readFileSync(join(autostart, 'apppass.desktop'), 'utf8');
+  assert.match(desktop, /^\[Desktop Entry\]$/m);
+  assert.match(desktop, /^Type=Application$/m);
+  const exec = desktop.match(/^Exec=(.*)$/m)?.[1];
+  assert.equal(exec?.trim(), `${realpathSync(APP)} --autostart`);
+  assert.equal(await (await $('bridge-settings-failure')).isExisting(), false);
+  // settings.toml says the same.
+  assert.match(readFileSync(join(app.home, 'settings.toml'), 'utf8'), /start_at_login = true/);
+  await snap('start-at-login', 'bridge-login-item');
+
+  // The entry goes missing (removed in the desktop's settings): the screen warns; Register again.
+  rmSync(join(autostart, 'apppass.desktop'));
+  const register = await $('bridge-login-register');
+  await register.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await line.getText(), /not registered with your desktop/);
+  await snap('login-item-missing', 'bridge-login-item');
+  await register.click();
+  await waitFor(async () => (await line.getAttribute('data-state')) === 'registered', 'the registration again');
+  assert.deepEqual(entries(), ['apppass.desktop']);
+
+  // Off: the entry is removed.
+  await (await $('bridge-start-at-login')).click();
+  await (await $('bridge-settings-save')).click();
+  await waitFor(async () => !(await (await $('bridge-login-item')).isExisting()), 'the line to go');
+  assert.deepEqual(entries(), []);
+  assert.match(readFileSync(join(app.home, 'settings.toml'), 'utf8'), /start_at_login = false/);
+  await snap('start-at-login-off', 'bridge-start-at-login');
 });

@@ -339,7 +339,7 @@ describe('the Bridge screen', () => {
     const { user } = show();
     const notice = await screen.findByTestId('bridge-login-item');
     expect(notice).toHaveAttribute('data-state', 'mismatch');
-    expect(notice).toHaveTextContent('“Start at login” is on, but apppass is not registered to start when you log in.');
+    expect(notice).toHaveTextContent('apppass is set to start when you log in, but it is not registered with your desktop to do so.');
     expect(notice).toHaveAttribute('role', 'alert');
     await user.click(within(notice).getByTestId('bridge-login-register'));
     expect(b.called('bridge_login_item_apply')).toHaveLength(1);
