@@ -45,9 +45,12 @@ export async function launch({ settings = '', env = {} } = {}) {
   if (settings) writeFileSync(join(home, 'settings.toml'), settings);
   const port = await freePort();
   const nativePort = await freePort();
+  // Its own process group (detached): closing kills tauri-driver, WebKitWebDriver and the app
+  // together, so an app that did not quit with its session cannot keep the test file alive.
   const driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
     env: { ...process.env, ...env, APPPASS_HOME: home },
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   let driverLog = '';
   driver.stderr.on('data', (d) => { driverLog += d; });
@@ -72,10 +75,19 @@ export async function launch({ settings = '', env = {} } = {}) {
     driverLog: () => driverLog,
     async close() {
       try { await browser.deleteSession(); } catch { /* the app may already be gone */ }
-      driver.kill();
+      killGroup(driver, 'SIGTERM');
+      await new Promise((r) => setTimeout(r, 500));
+      killGroup(driver, 'SIGKILL');
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** Signals the process group of `child` (started detached); gone already is fine. */
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch { /* the group has exited */ }
 }
 
 /** The X clipboard's text, or '' when it holds nothing. */
