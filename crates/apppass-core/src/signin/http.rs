@@ -26,6 +26,9 @@ pub enum NetError {
     Timeout { host: String },
     #[error("the request to {host} failed: {detail}")]
     Other { host: String, detail: String },
+    /// A token endpoint answered with a redirect, which is not followed.
+    #[error("{host} answered with a redirect (HTTP {status})")]
+    Redirected { host: String, status: u16 },
 }
 
 impl NetError {
@@ -50,6 +53,10 @@ impl NetError {
             NetError::Other { host, detail } => Failure::new(
                 Code::Offline,
                 format!("The request to {host} failed ({detail}). Check the network connection, then try again."),
+            ),
+            NetError::Redirected { host, status } => Failure::new(
+                Code::ProviderRejected,
+                format!("The identity provider's token endpoint at {host} answered with a redirect (HTTP {status}) to another address. apppass does not follow redirects with sign-in secrets, so nothing was sent there. Check the authority setting, and tell IT if it keeps happening."),
             ),
         }
     }

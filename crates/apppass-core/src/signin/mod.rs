@@ -199,7 +199,19 @@ fn oauth_http(
     let transport = deps.http.clone();
     move |request| {
         let transport = transport.clone();
-        Box::pin(async move { transport.send(request).await })
+        Box::pin(async move {
+            let host = request.uri().host().unwrap_or_default().to_string();
+            let answer = transport.send(request).await?;
+            // The transport never follows a redirect (the code, verifier or refresh token would go
+            // to wherever it points); say so, rather than "unexpected answer".
+            if answer.status().is_redirection() {
+                return Err(NetError::Redirected {
+                    host,
+                    status: answer.status().as_u16(),
+                });
+            }
+            Ok(answer)
+        })
     }
 }
 
