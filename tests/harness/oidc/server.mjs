@@ -40,6 +40,9 @@
 //   POST /_test/revoke-grants?account=EMAIL  destroys the account's grants with their refresh and
 //                                            access tokens (a refresh then fails with
 //                                            invalid_grant); answers {"revoked":N} (grants)
+//   POST /_test/access-tokens                answers {"tokens":[...]}: the access tokens issued
+//                                            and not expired above so far (opaque: the value is
+//                                            the id), for the CLI's canary leak scan
 //
 // Users: see USERS below. The login and consent pages are this provider's interaction pages
 // (oidc-provider's interaction API, as a deployment writes them), submitted as HTML forms.
@@ -317,6 +320,8 @@ async function admin(provider, issued, req, res, url) {
     issued.access.clear();
     for (const id of ids) await provider.AccessToken.adapter.destroy(id);
     send(res, 200, 'application/json', JSON.stringify({ expired: ids.length }));
+  } else if (url.pathname === '/_test/access-tokens') {
+    send(res, 200, 'application/json', JSON.stringify({ tokens: [...issued.access] }));
   } else if (url.pathname === '/_test/revoke-grants') {
     const account = url.searchParams.get('account');
     if (!account) {
