@@ -9,9 +9,14 @@
 // with the exported certificate, LOGIN with the local password on stdin) and selects INBOX; the
 // screen shows the connected session and the client's last sign-in; a wrong password shows up as
 // an error; Stop closes the port. Screenshots of each state go to $APPPASS_E2E_SHOTS.
+// Last, the canary leak scan of the app: every secret of the throwaway keyring (bridge password,
+// refresh token, the bridge's TLS key, the vault key) and every access token the provider issued
+// is looked for (plain, hex, UTF-16LE, base64) in the data directory, the test HOME (the webview's
+// data under ~/.local/share/org.apppass.desktop: storage, caches, HSTS database), the Downloads
+// folder, and /proc/PID/cmdline and environ of the app and its WebKit processes: zero hits.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
@@ -460,4 +465,100 @@ test('Start at login: saving it registers apppass (an XDG autostart entry with -
   assert.deepEqual(entries(), []);
   assert.match(readFileSync(join(app.home, 'settings.toml'), 'utf8'), /start_at_login = false/);
   await snap('start-at-login-off', 'bridge-start-at-login');
+});
+
+// ---- canary leak scan (issue 6, section 1: the app's part) ---------------------------------------
+
+/** Byte patterns that betray `secret`: plain, hex, UTF-16LE, base64 and base64url at each alignment. */
+function leakPatterns(secret) {
+  const raw = Buffer.from(secret, 'utf8');
+  const out = [
+    ['plain', raw],
+    ['hex', Buffer.from(raw.toString('hex'))],
+    ['utf-16le', Buffer.from(secret, 'utf16le')],
+  ];
+  for (const enc of ['base64', 'base64url']) {
+    for (let k = 0; k < 3; k++) {
+      const bytes = Buffer.concat([Buffer.alloc(k), raw]);
+      const full = bytes.subarray(0, bytes.length - (bytes.length % 3));
+      const stable = full.toString(enc).replace(/=+$/, '').slice(k ? 4 : 0);
+      if (stable.length >= 8) out.push([enc, Buffer.from(stable)]);
+    }
+  }
+  return out;
+}
+
+/** Every regular file under `dir` (symlinks not followed). */
+function regularFilesUnder(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+    const p = join(dir, d.name);
+    if (d.isDirectory()) return regularFilesUnder(p);
+    return d.isFile() ? [p] : [];
+  });
+}
+
+/** [place, bytes] of /proc/PID/cmdline and environ of every process started for this app launch. */
+function appProcesses(apppassHome) {
+  const out = [];
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`);
+      if (!environ.includes(Buffer.from(`APPPASS_HOME=${apppassHome}\0`))) continue;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`);
+      const name = cmdline.toString('latin1').split('\0')[0];
+      out.push([`${name} /proc/${pid}/cmdline`, cmdline], [`${name} /proc/${pid}/environ`, environ]);
+    } catch { /* gone, or not ours */ }
+  }
+  return out;
+}
+
+test('canary scan: no secret of the keyring is in the profile, the webview data, exports or the app processes', async () => {
+  assert.ok(ready, 'the bridge tests ran (a client, a session, a refresh)');
+  // The canaries: every secret of this run's throwaway keyring (the bridge password, the refresh
+  // token, …) and every access token the provider issued.
+  const listed = spawnSync('secret-tool', ['search', '--all', 'service', 'apppass'], { encoding: 'utf8' });
+  const secretsInKeyring = `${listed.stdout}\n${listed.stderr}`.split('\n')
+    .filter((l) => l.startsWith('secret = ')).map((l) => l.slice('secret = '.length));
+  assert.ok(secretsInKeyring.includes(password), 'the bridge password is in the keyring (and so a canary)');
+  const issued = await fetch(`${oidc.info.issuer}/_test/access-tokens`, { method: 'POST' }).then((r) => r.json());
+  const canaries = [
+    ...secretsInKeyring.map((value) => ({ kind: 'keyring secret', value })),
+    ...issued.tokens.map((value) => ({ kind: 'access token', value })),
+  ];
+  assert.ok(issued.tokens.length > 0, 'the app got access tokens (sign-in, MFA screen, bridge session)');
+  for (const c of canaries) assert.ok(c.value.length >= 16, `${c.kind} too short to be a canary`);
+
+  // The places: the data directory, HOME (the webview's data and cache: ~/.local/share and
+  // ~/.cache of org.apppass.desktop, the autostart folder), the XDG folder with Downloads (the
+  // exported certificate), and argv + environment of the app and its WebKit processes.
+  const webview = [join(home, '.local', 'share', 'org.apppass.desktop'), join(home, '.cache', 'org.apppass.desktop')];
+  const present = webview.filter((d) => existsSync(d));
+  assert.ok(present.length > 0, `the webview's folders are under the test HOME: ${regularFilesUnder(home).join(', ')}`);
+  const places = [
+    ...[app.home, home, join(secrets, 'xdg')].flatMap(regularFilesUnder).map((f) => [f, readFileSync(f)]),
+    ...appProcesses(app.home),
+  ];
+  assert.ok(places.some(([p]) => /apppass-app \/proc\/\d+\/environ$/.test(p)), 'the app process was found');
+  // The scanner finds a canary planted in the scanned area, in each encoding.
+  const planted = `CANARY-E2E-${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  for (const [enc, blob] of [
+    ['plain', Buffer.from(`x${planted}x`)],
+    ['base64', Buffer.from(Buffer.from(`\0user\0${planted}`).toString('base64'))],
+    ['utf-16le', Buffer.from(`pw=${planted};`, 'utf16le')],
+  ]) {
+    assert.ok(leakPatterns(planted).some(([e, p]) => e === enc && blob.includes(p)), `the scanner finds ${enc}`);
+  }
+
+  const hits = [];
+  for (const c of canaries) {
+    const patterns = leakPatterns(c.value);
+    for (const [place, bytes] of places) {
+      for (const [enc, p] of patterns) if (bytes.includes(p)) hits.push(`${c.kind} (${enc}) in ${place}`);
+    }
+  }
+  const webviewFiles = present.flatMap(regularFilesUnder).length;
+  console.log(`canary scan (app): ${canaries.length} canaries (${issued.tokens.length} access tokens) × ${places.length} places ` +
+    `(${webviewFiles} files of the webview's data and cache, ${places.filter(([p]) => p.includes('/proc/')).length / 2} processes): ${hits.length} hits`);
+  assert.deepEqual(hits, []);
 });

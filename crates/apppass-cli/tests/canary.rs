@@ -31,11 +31,12 @@
 //! Needs the throwaway keyring of `scripts/with-keyring.sh` (skipped without it, failed with
 //! APPPASS_REQUIRE_KEYRING=1).
 //!
-//! Not covered here: the desktop app's processes and its webview profile (WebKit's local storage,
-//! IndexedDB and cache under the app's data folder; the app's E2E suite is the place to scan
-//! them), `apppass mfa status` (needs the Graph emulator), msmtp's `passwordeval` child. The test
-//! harness's own logs (the OpenID provider's, Dovecot's) are not scanned: they are not apppass's
-//! and legitimately see the tokens and passwords sent to them.
+//! Not covered here: the desktop app's processes and its webview profile (WebKit's storage and
+//! caches under ~/.local/share/org.apppass.desktop): the last test of tests/e2e/bridge.test.mjs
+//! scans those the same way after the app signed in and ran a bridge session. Nor `apppass mfa
+//! status` (needs the Graph emulator) or msmtp's `passwordeval` child. The test harness's own logs
+//! (the OpenID provider's, Dovecot's) are not scanned: they are not apppass's and legitimately see
+//! the tokens and passwords sent to them.
 
 #![cfg(target_os = "linux")]
 
