@@ -553,3 +553,36 @@ fn mutated_capabilities_are_refused() {
     assert!(!broken(&|v| v["webviews"] = serde_json::json!(["main"])).is_empty());
     assert!(!broken(&|v| v["local"] = serde_json::json!(false)).is_empty());
 }
+
+/// The navigation guard (lib.rs) keeps the webview on the app's own pages; tests/e2e/
+/// lockdown.test.mjs shows a page script cannot take the real webview elsewhere.
+#[test]
+fn only_the_apps_own_pages_may_be_shown() {
+    let ok = |u: &str| apppass_app::is_app_url(&u.parse().unwrap());
+    for own in [
+        "tauri://localhost",
+        "tauri://localhost/",
+        "tauri://localhost/index.html#/bridge",
+        "http://tauri.localhost/",
+        "https://tauri.localhost/index.html",
+    ] {
+        assert!(ok(own), "{own}");
+    }
+    for other in [
+        "https://example.com/",
+        "http://127.0.0.1:1420/",
+        "http://localhost/",
+        "tauri://example.com/",
+        "tauri://localhost.example.com/",
+        "http://tauri.localhost.example.com/",
+        "http://tauri.localhost:8080/",
+        "https://tauri.localhost@example.com/",
+        "file:///etc/passwd",
+        "data:text/html,<p>hi</p>",
+        "javascript:alert(1)",
+        "about:blank",
+        "ipc://localhost/vault_list",
+    ] {
+        assert!(!ok(other), "{other}");
+    }
+}

@@ -22,10 +22,11 @@ use std::sync::Arc;
 use apppass_core::profile::Profile;
 use tauri::{Builder, Manager, RunEvent, Runtime};
 
-/// Registers the app's state, the opener plugin and all commands. Used by [`run`] and by the IPC
-/// tests, so both see exactly the same handlers.
+/// Registers the navigation guard, the app's state, the opener plugin and all commands. Used by
+/// [`run`] and by the IPC tests, so both see exactly the same handlers.
 pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R> {
     builder
+        .plugin(navigation_guard())
         .plugin(tauri_plugin_opener::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
@@ -81,6 +82,28 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             bridge::bridge_login_item_apply,
             bridge::bridge_cert_export,
         ])
+}
+
+/// Whether `url` is one of the app's own pages (the bundled UI served by Tauri): `tauri://localhost`
+/// on Linux and macOS, `http(s)://tauri.localhost` on Windows. Nothing else may be shown in the
+/// webview: provider pages and the sign-in open in the user's browser, from Rust.
+pub fn is_app_url(url: &tauri::Url) -> bool {
+    let host = url.host_str();
+    match url.scheme() {
+        "tauri" => host == Some("localhost"),
+        "http" | "https" => host == Some("tauri.localhost") && url.port().is_none(),
+        _ => false,
+    }
+}
+
+/// Refuses every navigation of a webview away from the app's own pages (a script setting
+/// `window.location`, a link, a form): the CSP does not cover top-level navigation, and a remote
+/// page in the app's window would look like apppass. It would have no IPC (the capability is for
+/// local pages only), but it could still ask for a password.
+fn navigation_guard<R: Runtime>() -> tauri::plugin::TauriPlugin<R> {
+    tauri::plugin::Builder::new("navigation-guard")
+        .on_navigation(|_, url| is_app_url(url))
+        .build()
 }
 
 /// The embedded config, UI and capabilities (tauri.conf.json, ui/dist, src-tauri/capabilities).
