@@ -19,6 +19,8 @@
 #   cargo-test         scripts/with-keyring.sh cargo test --workspace
 #   bench-bridge       bench/bridge.rs as a smoke run (APPPASS_BENCH_QUICK=1, test profile,
 #                      ~10 s): fails only when a command fails through the bridge
+#   fuzz-smoke         scripts/fuzz.sh --debug --seconds 15: every libFuzzer target on stable
+#                      (~2 min with the build); fails on a crash
 #   e2e                scripts/e2e.sh (skipped if absent)
 #
 # The UI is built before clippy because compiling the app crate embeds
@@ -116,6 +118,7 @@ run_step bindings bash scripts/check-bindings.sh
 run_step keyring-harness bash scripts/selftest-keyring.sh
 APPPASS_REQUIRE_KEYRING=1 run_step cargo-test scripts/with-keyring.sh cargo test --workspace
 APPPASS_BENCH_QUICK=1 run_step bench-bridge cargo test -p apppass-core --bench bridge
+run_step fuzz-smoke bash scripts/fuzz.sh --debug --seconds 15
 
 if [ -f scripts/e2e.sh ]; then
     run_step e2e bash scripts/e2e.sh
