@@ -64,36 +64,8 @@ impl Drop for Running {
     }
 }
 
-/// A port nothing listens on right now (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// settings.toml: the test provider for the sign-in; the bridge's upstream is the OAuth Dovecot,
-/// and its local IMAP and SMTP ports (plain with STARTTLS) are free ones; the others are off.
 fn settings(h: &Home, d: &Dovecot) {
-    std::fs::write(
-        h.path().join("settings.toml"),
-        format!(
-            "[signin]\nauthority = \"{issuer}\"\nclient_id = \"apppass-test\"\n\n\
-             [bridge]\npreset = \"custom\"\nscopes = [\"mail\"]\n\
-             [bridge.imap]\nhost = \"127.0.0.1\"\nport = {imaps}\nsecurity = \"tls\"\n\
-             [bridge.smtp]\nhost = \"127.0.0.1\"\nport = {submission}\nsecurity = \"starttls\"\n\
-             [bridge.pop]\nhost = \"127.0.0.1\"\nport = {pop3s}\nsecurity = \"tls\"\n\
-             [bridge.listen]\nimap = {imap}\nsmtp = {smtp}\nimaps = 0\nsmtps = 0\npop = 0\npops = 0\n",
-            issuer = provider().issuer,
-            imaps = d.imaps,
-            submission = d.submission,
-            pop3s = d.pop3s,
-            imap = free_port(),
-            smtp = free_port(),
-        ),
-    )
-    .unwrap();
+    write_bridge_settings(h, &provider().issuer, d.imaps, d.submission, d.pop3s);
 }
 
 fn login(h: &Home) {

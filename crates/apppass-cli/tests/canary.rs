@@ -252,14 +252,6 @@ fn refresh_token(h: &Home, account_key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The flows' driver: every apppass command runs in the profile with a private TMPDIR, and the
 /// profile and that TMPDIR are captured after each one, with what the command printed.
 struct Driver<'a> {
@@ -509,24 +501,7 @@ fn no_canary_leaks_outside_the_keyring_from_any_cli_flow() {
         .unwrap();
     let mut canaries: Vec<Canary> = Vec::new();
     let ca = d.ca_file.to_str().unwrap().to_string();
-    std::fs::write(
-        h.path().join("settings.toml"),
-        format!(
-            "[signin]\nauthority = \"{issuer}\"\nclient_id = \"apppass-test\"\n\n\
-             [bridge]\npreset = \"custom\"\nscopes = [\"mail\"]\n\
-             [bridge.imap]\nhost = \"127.0.0.1\"\nport = {imaps}\nsecurity = \"tls\"\n\
-             [bridge.smtp]\nhost = \"127.0.0.1\"\nport = {submission}\nsecurity = \"starttls\"\n\
-             [bridge.pop]\nhost = \"127.0.0.1\"\nport = {pop3s}\nsecurity = \"tls\"\n\
-             [bridge.listen]\nimap = {imap}\nsmtp = {smtp}\nimaps = 0\nsmtps = 0\npop = 0\npops = 0\n",
-            issuer = p.issuer,
-            imaps = d.imaps,
-            submission = d.submission,
-            pop3s = d.pop3s,
-            imap = free_port(),
-            smtp = free_port(),
-        ),
-    )
-    .unwrap();
+    write_bridge_settings(&h, &p.issuer, d.imaps, d.submission, d.pop3s);
 
     // ---- app password: add (stdin), get, list/search/info, test, rename, rotate, test ----
     let ap = format!("CANARY-AP-{}", random_hex());

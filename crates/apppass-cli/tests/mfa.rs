@@ -11,69 +11,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::oidc::{browser, provider, start, Server};
 use common::*;
 
 const CLIENT: &str = "apppass-test";
 
-/// A Node server of `tests/harness`, started once; its first stdout line is JSON.
-struct Server {
-    info: serde_json::Value,
-    _child: Mutex<Child>,
-    _stdin: Mutex<ChildStdin>,
-}
-
-fn start(dir: &str, args: &[&str]) -> Server {
-    let dir = repo_root().join("tests/harness").join(dir);
-    let log = std::env::temp_dir().join(format!(
-        "apppass-cli-mfa-{}-{}.log",
-        dir.file_name().unwrap().to_string_lossy(),
-        std::process::id()
-    ));
-    let mut child = Command::new("node")
-        .arg("server.mjs")
-        .args(args)
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("node runs (Node.js 20+ is needed for these tests)");
-    let stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        let _ = tx.send(line);
-        let _ = std::io::copy(&mut reader, &mut std::io::sink());
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-    let info = serde_json::from_str(&line).unwrap_or_else(|_| {
-        panic!(
-            "{} did not start; its log:\n{}",
-            dir.display(),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        )
-    });
-    Server {
-        info,
-        _child: Mutex::new(child),
-        _stdin: Mutex::new(stdin),
-    }
-}
-
 fn issuer() -> String {
-    static PROVIDER: OnceLock<Server> = OnceLock::new();
-    PROVIDER.get_or_init(|| start("oidc", &[])).info["issuer"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    provider().issuer.clone()
 }
 
 /// The Graph base URL of a fresh run of `scenario`.
@@ -82,7 +29,7 @@ fn graph(scenario: &str) -> String {
     static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let issuer = issuer();
     let base = EMULATOR
-        .get_or_init(|| start("graph", &["--issuer", &issuer]))
+        .get_or_init(|| start("graph", &["--issuer", &issuer], Duration::from_secs(30)))
         .info["base"]
         .as_str()
         .unwrap()
@@ -101,10 +48,7 @@ fn apppass(home: &Home, args: &[&str]) -> assert_cmd::Command {
 
 fn login(home: &Home) {
     let issuer = issuer();
-    let browser = format!(
-        "node {}",
-        repo_root().join("tests/harness/oidc/browser.mjs").display()
-    );
+    let browser = browser();
     let out = apppass(
         home,
         &["login", "--authority", &issuer, "--client-id", CLIENT],

@@ -209,3 +209,32 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::SeqCst)
     )
 }
+
+/// A port nothing listens on right now (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// settings.toml for the bridge's tests: the test provider (`issuer`) for the sign-in; the
+/// bridge's upstream is the OAuth Dovecot (its IMAPS, submission and POP3S ports), and its local
+/// IMAP and SMTP ports (plain with STARTTLS) are free ones; the others are off.
+pub fn write_bridge_settings(h: &Home, issuer: &str, imaps: u16, submission: u16, pop3s: u16) {
+    std::fs::write(
+        h.path().join("settings.toml"),
+        format!(
+            "[signin]\nauthority = \"{issuer}\"\nclient_id = \"apppass-test\"\n\n\
+             [bridge]\npreset = \"custom\"\nscopes = [\"mail\"]\n\
+             [bridge.imap]\nhost = \"127.0.0.1\"\nport = {imaps}\nsecurity = \"tls\"\n\
+             [bridge.smtp]\nhost = \"127.0.0.1\"\nport = {submission}\nsecurity = \"starttls\"\n\
+             [bridge.pop]\nhost = \"127.0.0.1\"\nport = {pop3s}\nsecurity = \"tls\"\n\
+             [bridge.listen]\nimap = {imap}\nsmtp = {smtp}\nimaps = 0\nsmtps = 0\npop = 0\npops = 0\n",
+            imap = free_port(),
+            smtp = free_port(),
+        ),
+    )
+    .unwrap();
+}

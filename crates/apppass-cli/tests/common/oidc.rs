@@ -1,5 +1,6 @@
-//! The test OpenID provider (`tests/harness/oidc`, oidc-provider on Node) for the CLI's tests,
-//! started once per test binary on 127.0.0.1, and the scripted browser apppass runs as $BROWSER.
+//! The Node servers of `tests/harness` for the CLI's tests: the test OpenID provider
+//! (oidc-provider), started once per test binary on 127.0.0.1, any other harness server (the
+//! Graph emulator), and the scripted browser apppass runs as $BROWSER.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -9,14 +10,62 @@ use std::time::Duration;
 
 use super::repo_root;
 
+/// A Node server of `tests/harness`; its first stdout line (JSON) is `info`. It stops when this
+/// test binary exits and the pipe to its stdin closes.
+pub struct Server {
+    pub info: serde_json::Value,
+    _child: Mutex<Child>,
+    _stdin: Mutex<ChildStdin>,
+}
+
+/// Starts `tests/harness/DIR/server.mjs ARGS` and waits up to `wait` for its JSON line.
+pub fn start(dir: &str, args: &[&str], wait: Duration) -> Server {
+    let dir = repo_root().join("tests/harness").join(dir);
+    let log = std::env::temp_dir().join(format!(
+        "apppass-cli-{}-{}.log",
+        dir.file_name().unwrap().to_string_lossy(),
+        std::process::id()
+    ));
+    let mut child = Command::new("node")
+        .arg("server.mjs")
+        .args(args)
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("node runs (Node.js 20+ is needed for these tests)");
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    });
+    let line = rx.recv_timeout(wait).unwrap_or_default();
+    let info = serde_json::from_str(&line).unwrap_or_else(|_| {
+        panic!(
+            "{} did not start; its log:\n{}",
+            dir.display(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
+    Server {
+        info,
+        _child: Mutex::new(child),
+        _stdin: Mutex::new(stdin),
+    }
+}
+
 pub struct Provider {
     pub issuer: String,
     /// `{"url","client_id","client_secret"}` of the introspection endpoint (for Dovecot's
     /// `passdb oauth2`).
     pub introspection: serde_json::Value,
-    _child: Mutex<Child>,
-    // Kept open: the provider exits when this test binary exits and the pipe closes.
-    _stdin: Mutex<ChildStdin>,
+    _server: Server,
 }
 
 pub fn harness_dir() -> PathBuf {
@@ -32,42 +81,15 @@ pub fn browser() -> String {
 pub fn provider() -> &'static Provider {
     static PROVIDER: OnceLock<Provider> = OnceLock::new();
     PROVIDER.get_or_init(|| {
-        let dir = harness_dir();
         assert!(
-            dir.join("node_modules/oidc-provider").is_dir(),
+            harness_dir().join("node_modules/oidc-provider").is_dir(),
             "the test OpenID provider is not installed: run scripts/setup.sh --test (npm ci in tests/harness/oidc)"
         );
-        let log = std::env::temp_dir().join(format!("apppass-cli-oidc-{}.log", std::process::id()));
-        let mut child = Command::new("node")
-            .arg("server.mjs")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("node runs (Node.js 20+ is needed for the sign-in tests)");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = tx.send(line);
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = rx.recv_timeout(Duration::from_secs(90)).unwrap_or_default();
-        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!(
-                "the OpenID provider did not start; its log:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        });
+        let server = start("oidc", &[], Duration::from_secs(90));
         Provider {
-            issuer: parsed["issuer"].as_str().unwrap().to_string(),
-            introspection: parsed["introspection"].clone(),
-            _child: Mutex::new(child),
-            _stdin: Mutex::new(stdin),
+            issuer: server.info["issuer"].as_str().unwrap().to_string(),
+            introspection: server.info["introspection"].clone(),
+            _server: server,
         }
     })
 }
