@@ -8,6 +8,10 @@
 #   keyring-lock.sh            an item stored before locking can't be read
 #   without-keyring.sh         store fails (no Secret Service on the bus)
 #   without-keyring.sh --no-bus  store fails (no bus at all)
+#   $APPPASS_TEST_KEYRING_CTL  lock / unlock / stop / start of the session's own
+#                            keyring: reads fail while locked or stopped, the item
+#                            is back after unlock and after a restart; a nested
+#                            session's ctl leaves the outer keyring alone
 # Each case has a 20 s timeout, so a prompt that would hang is a failure.
 set -uo pipefail
 APPPASS_SCRIPT=selftest-keyring
@@ -49,6 +53,24 @@ check "no secret service: store fails" "mode=absent store=1 lookup=" \
     scripts/without-keyring.sh sh -c "$probe"
 check "no session bus: store fails" "mode=no-bus store=1 lookup=" \
     scripts/without-keyring.sh --no-bus sh -c "$probe"
+# The fault-injection control: each step prints what a lookup sees afterwards.
+ctl_probe='C="$APPPASS_TEST_KEYRING_CTL"; look() { secret-tool lookup service apppass-probe username u 2>/dev/null; }
+printf s3cret | secret-tool store --label=p service apppass-probe username u || exit 1
+$C lock && echo "locked=$($C status):$(look)"
+$C unlock && echo "unlocked=$($C status):$(look)"
+$C stop && echo "stopped=$($C status):$(look)"
+$C start && echo "started=$($C status):$(look)"
+$C lock && $C stop && $C start && echo "restarted-after-lock=$($C status):$(look)"
+$C start 2>/dev/null || echo "second-start=refused"
+$C bogus 2>/dev/null; echo "unknown-action=$?"'
+check "keyring ctl: lock, unlock, stop, start" "$(printf '%s\n' locked=locked: unlocked=unlocked:s3cret \
+    stopped=stopped: started=unlocked:s3cret restarted-after-lock=unlocked:s3cret \
+    second-start=refused unknown-action=2)" \
+    scripts/with-keyring.sh sh -c "$ctl_probe"
+check "keyring ctl: a nested session's stop leaves the outer keyring alone" "outer=s3cret inner=stopped" \
+    scripts/with-keyring.sh sh -c 'printf s3cret | secret-tool store --label=p service apppass-probe username u &&
+        i=$(scripts/with-keyring.sh sh -c "\$APPPASS_TEST_KEYRING_CTL stop && \$APPPASS_TEST_KEYRING_CTL status") &&
+        echo "outer=$(secret-tool lookup service apppass-probe username u) inner=$i"'
 check "exit status of CMD is passed through" "" \
     sh -c 'scripts/with-keyring.sh sh -c "exit 3"; [ $? = 3 ] || echo wrong'
 

@@ -36,12 +36,13 @@ APT_APP=(
 # keyring harness (secret-tool), screenshots, clicks, benchmarks, clipboard;
 # Dovecot (IMAP, POP3, submission, LMTP) and legacy mail clients (msmtp, swaks)
 # for the connection tests, run as the test user on loopback ports only; isync
-# (mbsync) checks the exported mbsync configuration.
+# (mbsync) checks the exported mbsync configuration; python3-dbus unlocks the
+# throwaway keyring headless (the fault-injection control of with-keyring.sh).
 APT_TEST=(
     xvfb xauth webkit2gtk-driver libsecret-tools
     imagemagick xdotool hyperfine xclip
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd
-    msmtp swaks openssl isync
+    msmtp swaks openssl isync python3-dbus
 )
 TAURI_DRIVER_VERSION=2.1.0
 NODE_MIN_MAJOR=20
