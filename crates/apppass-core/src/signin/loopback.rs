@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::{Code, Failure};
 use crate::policy::RedirectForm;
 use crate::signin::config::check_loopback_redirect;
 
-/// A request larger than this is not a callback.
-const MAX_REQUEST: usize = 16 * 1024;
+/// A request head larger than this is not a callback.
+pub const MAX_REQUEST: usize = 16 * 1024;
 /// How long one connection may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -175,18 +175,12 @@ impl LoopbackListener {
                 let Ok((mut stream, _)) = self.listener.accept().await else {
                     continue;
                 };
-                match read_request(&mut stream).await {
-                    Some((method, target)) => {
-                        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-                        if method == "GET" && path == self.path {
-                            let params = url::form_urlencoded::parse(query.as_bytes())
-                                .into_owned()
-                                .collect();
-                            return (Callback { params }, Reply { stream });
-                        }
-                        write_response(&mut stream, "404 Not Found", "Not found").await;
+                match read_request(&mut stream, &self.path).await {
+                    Ok(callback) => return (callback, Reply { stream }),
+                    Err(Refusal::NotTheCallback) => {
+                        write_response(&mut stream, "404 Not Found", "Not found").await
                     }
-                    None => write_response(&mut stream, "400 Bad Request", "Bad request").await,
+                    Err(_) => write_response(&mut stream, "400 Bad Request", "Bad request").await,
                 }
             }
         };
@@ -201,34 +195,138 @@ impl LoopbackListener {
     }
 }
 
-/// Reads the request head; returns the method and target, or `None` for anything malformed.
-async fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
+/// Reads a request head from `stream` (at most [`MAX_REQUEST`] + 1 bytes, within
+/// [`READ_TIMEOUT`]) and parses it with [`parse_callback`].
+pub(crate) async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    callback_path: &str,
+) -> Result<Callback, Refusal> {
     let mut buf = Vec::with_capacity(1024);
     let read = async {
         let mut chunk = [0u8; 2048];
         loop {
-            let n = stream.read(&mut chunk).await.ok()?;
+            // Never more than one byte past the limit: enough to know the head is too large.
+            let room = (MAX_REQUEST + 1 - buf.len()).min(chunk.len());
+            let n = stream
+                .read(&mut chunk[..room])
+                .await
+                .map_err(|_| Refusal::Incomplete)?;
             if n == 0 {
-                return None;
+                return Err(Refusal::Incomplete);
             }
             buf.extend_from_slice(&chunk[..n]);
-            if buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                return Some(());
-            }
-            if buf.len() > MAX_REQUEST {
-                return None;
+            match head_end(&buf) {
+                Some(_) => return Ok(()),
+                None if buf.len() > MAX_REQUEST => return Err(Refusal::TooLarge),
+                None => {}
             }
         }
     };
-    tokio::time::timeout(READ_TIMEOUT, read).await.ok()??;
-    let head = std::str::from_utf8(&buf).ok()?;
-    let line = head.lines().next()?;
-    let mut parts = line.split(' ');
-    let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-    if !version.starts_with("HTTP/1.") || !target.starts_with('/') {
-        return None;
+    tokio::time::timeout(READ_TIMEOUT, read)
+        .await
+        .map_err(|_| Refusal::Incomplete)??;
+    parse_callback(&buf, callback_path)
+}
+
+/// Why bytes sent to the loopback listener are not the browser's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No blank line ends the head (the peer closed, or stayed silent, before it did).
+    Incomplete,
+    /// The head is longer than [`MAX_REQUEST`].
+    TooLarge,
+    /// The request line is not `METHOD SP /target SP HTTP/1.x` in visible ASCII.
+    BadRequestLine,
+    /// A well-formed request, but not a GET of the callback path (a browser's `/favicon.ico`):
+    /// answered 404, it does not end the wait.
+    NotTheCallback,
+    /// `code`, `state`, `error` or `iss` appears more than once (RFC 6749 §3.1 forbids it; which
+    /// one counts would be a guess).
+    DuplicateParameter,
+}
+
+/// The parameters of the answer that appear at most once.
+const SINGLE_PARAMETERS: [&str; 4] = ["code", "state", "error", "iss"];
+
+/// Where the head ends (the index after its blank line), if it is complete.
+pub fn head_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+}
+
+/// A well-formed request's method, path and query parameters (percent-decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+}
+
+/// Parses the bytes of a request up to its blank line (anything after it is ignored): the
+/// request line must be `METHOD SP origin-form-target SP HTTP/1.0|HTTP/1.1` in visible ASCII;
+/// headers are not looked at.
+pub fn parse_request(bytes: &[u8]) -> Result<RequestHead, Refusal> {
+    let end = match head_end(bytes) {
+        Some(end) if end > MAX_REQUEST => return Err(Refusal::TooLarge),
+        Some(end) => end,
+        None if bytes.len() > MAX_REQUEST => return Err(Refusal::TooLarge),
+        None => return Err(Refusal::Incomplete),
+    };
+    let head = &bytes[..end];
+    let line_end = head
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(head.len());
+    let line = &head[..line_end];
+    if !line.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
+        return Err(Refusal::BadRequestLine);
     }
-    Some((method.to_string(), target.to_string()))
+    // Visible ASCII only, so it is UTF-8.
+    let line = std::str::from_utf8(line).map_err(|_| Refusal::BadRequestLine)?;
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Refusal::BadRequestLine);
+    };
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    // A fragment never belongs in a request target (RFC 9112 §3.2).
+    if !token(method)
+        || !target.starts_with('/')
+        || target.contains('#')
+        || !matches!(version, "HTTP/1.0" | "HTTP/1.1")
+    {
+        return Err(Refusal::BadRequestLine);
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    Ok(RequestHead {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect(),
+    })
+}
+
+/// Parses a request (see [`parse_request`]) and returns the browser's answer when it is a GET of
+/// `callback_path` whose `code`, `state`, `error` and `iss` appear at most once each.
+pub fn parse_callback(bytes: &[u8], callback_path: &str) -> Result<Callback, Refusal> {
+    let head = parse_request(bytes)?;
+    if head.method != "GET" || head.path != callback_path {
+        return Err(Refusal::NotTheCallback);
+    }
+    for name in SINGLE_PARAMETERS {
+        if head.query.iter().filter(|(k, _)| k == name).count() > 1 {
+            return Err(Refusal::DuplicateParameter);
+        }
+    }
+    Ok(Callback { params: head.query })
 }
 
 #[cfg(test)]
@@ -241,6 +339,105 @@ mod tests {
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
+    }
+
+    #[test]
+    fn parses_the_callback_and_refuses_precisely() {
+        let cb = parse_callback(
+            b"GET /?code=c%2B1&state=s1&iss=https%3A%2F%2Fidp HTTP/1.1\r\nHost: x\r\n\r\n",
+            "/",
+        )
+        .unwrap();
+        assert_eq!(cb.get("code"), Some("c+1"));
+        assert_eq!(cb.get("state"), Some("s1"));
+        assert_eq!(cb.get("iss"), Some("https://idp"));
+        // An error answer is a callback too; what it means is decided by the sign-in.
+        let cb = parse_callback(b"GET /cb?error=access_denied HTTP/1.0\r\n\r\n", "/cb").unwrap();
+        assert_eq!(cb.get("error"), Some("access_denied"));
+        assert_eq!(cb.get("code"), None);
+        // Bytes after the head (a body) are not looked at.
+        assert!(parse_callback(b"GET / HTTP/1.1\r\n\r\n\xff\xfe", "/").is_ok());
+
+        let refused = |raw: &[u8]| parse_callback(raw, "/").unwrap_err();
+        assert_eq!(
+            refused(b"GET / HTTP/1.1\r\nHost: x\r\n"),
+            Refusal::Incomplete
+        );
+        assert_eq!(refused(b""), Refusal::Incomplete);
+        assert_eq!(
+            refused(b"GET /favicon.ico HTTP/1.1\r\n\r\n"),
+            Refusal::NotTheCallback
+        );
+        assert_eq!(
+            refused(b"POST /?code=x HTTP/1.1\r\n\r\n"),
+            Refusal::NotTheCallback
+        );
+        assert_eq!(
+            refused(b"get /?code=x HTTP/1.1\r\n\r\n"),
+            Refusal::NotTheCallback
+        );
+        assert_eq!(refused(b"HELLO\r\n\r\n"), Refusal::BadRequestLine);
+        assert_eq!(refused(b"GET / HTTP/2\r\n\r\n"), Refusal::BadRequestLine);
+        assert_eq!(
+            refused(b"GET http://x/ HTTP/1.1\r\n\r\n"),
+            Refusal::BadRequestLine
+        );
+        assert_eq!(refused(b"GET  / HTTP/1.1\r\n\r\n"), Refusal::BadRequestLine);
+        assert_eq!(
+            refused(b"GET / HTTP/1.1 x\r\n\r\n"),
+            Refusal::BadRequestLine
+        );
+        assert_eq!(
+            refused(b"GET /?a=\xc3\xa9 HTTP/1.1\r\n\r\n"),
+            Refusal::BadRequestLine
+        );
+        assert_eq!(
+            refused(b"GET /#x HTTP/1.1\r\n\r\n"),
+            Refusal::BadRequestLine
+        );
+        assert_eq!(refused(b"G(T / HTTP/1.1\r\n\r\n"), Refusal::BadRequestLine);
+        assert_eq!(
+            refused(b"GET /?state=a&code=1&state=b HTTP/1.1\r\n\r\n"),
+            Refusal::DuplicateParameter
+        );
+        assert_eq!(
+            refused(b"GET /?iss=a&iss=a HTTP/1.1\r\n\r\n"),
+            Refusal::DuplicateParameter
+        );
+        // Other parameters may repeat.
+        assert!(parse_callback(b"GET /?x=1&x=2&code=c HTTP/1.1\r\n\r\n", "/").is_ok());
+
+        let mut big = b"GET /?code=".to_vec();
+        big.resize(MAX_REQUEST, b'a');
+        big.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+        assert_eq!(refused(&big), Refusal::TooLarge);
+        assert_eq!(refused(&vec![b'a'; MAX_REQUEST + 1]), Refusal::TooLarge);
+    }
+
+    #[tokio::test]
+    async fn reads_at_most_the_limit() {
+        // The head, and nothing of what follows it beyond the read that found its end.
+        let mut input: &[u8] = b"GET /?code=c HTTP/1.1\r\n\r\nrest";
+        let cb = read_request(&mut input, "/").await.unwrap();
+        assert_eq!(cb.get("code"), Some("c"));
+
+        let huge = vec![b'a'; 10 * MAX_REQUEST];
+        let mut input: &[u8] = &huge;
+        assert_eq!(
+            read_request(&mut input, "/").await.unwrap_err(),
+            Refusal::TooLarge
+        );
+        assert_eq!(
+            huge.len() - input.len(),
+            MAX_REQUEST + 1,
+            "read just past the limit"
+        );
+
+        let mut input: &[u8] = b"GET / HTTP/1.1\r\n";
+        assert_eq!(
+            read_request(&mut input, "/").await.unwrap_err(),
+            Refusal::Incomplete
+        );
     }
 
     #[tokio::test]
