@@ -9,6 +9,8 @@ pub mod clock;
 pub mod error;
 pub mod export;
 mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod mailcheck;
 pub mod open;
