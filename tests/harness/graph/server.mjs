@@ -29,6 +29,11 @@
 //   unavailable-once   503 without Retry-After, then success
 //   error500-once      500 generalException, then success
 //   error500           500 generalException, always
+//   error502-html      502 with an HTML page (a gateway's, not Graph's JSON), always
+//   error503           503 serviceNotAvailable with `Retry-After: 1`, always
+//   error504           504 UnknownError (Graph's gateway timeout), always
+//   hang               the methods request is accepted and never answered (the socket stays
+//                      open until the client gives up); logged with status 0
 //   malformed          200 with a truncated JSON body
 //   unauthorized-once  401 to the run's first token; success once a different (refreshed) token
 //                      comes
@@ -77,6 +82,8 @@ const FORBIDDEN = json(
   graphError('accessDenied', 'Insufficient privileges to complete the operation.'),
   403,
 );
+// Never answered (the `hang` scenario).
+const HANG = { status: 0, hang: true };
 const E500 = json(graphError('generalException', 'General exception while processing.'), 500);
 
 // What each scenario answers on the methods endpoint, by the request's number in its run (1-based)
@@ -96,6 +103,15 @@ const METHODS = {
     n === 1 ? json(graphError('serviceNotAvailable', 'Service unavailable.'), 503) : AUTHENTICATOR,
   'error500-once': (n) => (n === 1 ? E500 : AUTHENTICATOR),
   error500: () => E500,
+  'error502-html': () => ({
+    status: 502,
+    body: '<html><body><h1>502 Bad Gateway</h1></body></html>',
+    headers: { 'content-type': 'text/html' },
+  }),
+  error503: () =>
+    json(graphError('serviceNotAvailable', 'Service unavailable.'), 503, { 'Retry-After': '1' }),
+  error504: () => json(graphError('UnknownError', 'Gateway timeout.'), 504),
+  hang: () => HANG,
   malformed: () => json(raw('list-methods.json').slice(0, 120)),
 };
 
@@ -143,6 +159,7 @@ const digest = (token) => crypto.createHash('sha256').update(token).digest('hex'
 const runs = new Map(); // "<scenario>/<run>" -> { log: [], counts: {}, firstToken }
 
 function send(res, answer) {
+  if (answer.hang) return; // accepted, never answered
   res.writeHead(answer.status, {
     'content-type': 'application/json',
     'cache-control': 'no-store',

@@ -1,15 +1,21 @@
 // A real OpenID provider (the certified `oidc-provider` package) on 127.0.0.1, for apppass's
 // sign-in tests. TEST ONLY: fixed test users, in-memory storage, a throwaway signing key.
 //
-// Usage: node server.mjs [--port N] [--other-port N] [--access-ttl SECONDS]
+// Usage: node server.mjs [--port N] [--other-port N] [--access-ttl SECONDS] [--issuer URL]
 //   Starts two issuers in this process, each on its own port (0 = ephemeral, the default):
 //     main   http://127.0.0.1:PORT        the provider the tests sign in to
 //     other  http://127.0.0.1:OTHER_PORT  a second issuer with the same client ids (for the
 //                                         "ID token from another issuer" test)
 //   When both listen it prints ONE line on stdout:
 //     {"issuer":"http://127.0.0.1:PORT","other_issuer":"http://127.0.0.1:OTHER_PORT",
-//      "access_ttl":600,"introspection":{"url":"http://127.0.0.1:PORT/token/introspection",
+//      "listen":"http://127.0.0.1:PORT","access_ttl":600,
+//      "introspection":{"url":"http://127.0.0.1:PORT/token/introspection",
 //      "client_id":"dovecot","client_secret":"<random hex, new for each run>"}}
+//   --issuer URL: the main issuer's public address, when the clients under test reach it through
+//   something in front of it (the network-fault tests' TCP proxy), as a deployment behind a
+//   reverse proxy is configured. The provider still listens on PORT (`listen`, where the admin
+//   endpoints and the introspection URL given to Dovecot point); its endpoints in the discovery
+//   document are built from the Host the client used, so they name the proxy too.
 //   and runs until its standard input closes (so a test that spawned it never leaves it behind)
 //   or it gets SIGTERM/SIGINT.
 //   --access-ttl (or APPPASS_OIDC_ACCESS_TTL): lifetime of access tokens in seconds (default 600),
@@ -43,6 +49,22 @@
 //   POST /_test/access-tokens                answers {"tokens":[...]}: the access tokens issued
 //                                            and not expired above so far (opaque: the value is
 //                                            the id), for the CLI's canary leak scan
+//   POST /_test/fail?path=P&status=S[&body=json|text|empty][&retry_after=V][&times=N]
+//   POST /_test/fail?path=P&hang=1[&times=N]
+//                                            the next N (default 1; 0 = until cleared) requests
+//                                            whose path is P (/.well-known/openid-configuration,
+//                                            /token, /jwks, /me …) get HTTP S with an OAuth-style
+//                                            JSON body ({"error":"temporarily_unavailable"}), an
+//                                            HTML page (text) or nothing, and `Retry-After: V`
+//                                            when given; or, with hang=1, are accepted and never
+//                                            answered (the socket stays open until the client
+//                                            gives up). Other paths are served normally. Answers
+//                                            {"armed":N}
+//   POST /_test/fail-clear                   disarms every fault and drops the held
+//                                            connections; answers {"cleared":N}
+//   POST /_test/fail-count                   how many requests a fault answered so far
+//                                            (or held): {"failed":N}
+//   Faults are per issuer: those armed on the main issuer's port act on the main issuer.
 //
 // Users: see USERS below. The login and consent pages are this provider's interaction pages
 // (oidc-provider's interaction API, as a deployment writes them), submitted as HTML forms.
@@ -69,8 +91,13 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: '0' },
     'other-port': { type: 'string', default: '0' },
     'access-ttl': { type: 'string', default: process.env.APPPASS_OIDC_ACCESS_TTL || '600' },
+    issuer: { type: 'string' },
   },
 });
+if (args.issuer && !/^http:\/\/127\.0\.0\.1:\d+$/.test(args.issuer)) {
+  console.error(`server.mjs: --issuer must be http://127.0.0.1:PORT, not "${args.issuer}"`);
+  process.exit(2);
+}
 
 const ACCESS_TTL = Number(args['access-ttl']);
 if (!Number.isInteger(ACCESS_TTL) || ACCESS_TTL < 1) {
@@ -309,13 +336,36 @@ async function interaction(provider, req, res, uid, action) {
 
 // The test-only admin endpoints (see the top of this file). `issued` is what the provider's
 // events recorded: access token ids, and grant id -> account id.
-async function admin(provider, issued, req, res, url) {
+async function admin(provider, issued, faults, req, res, url) {
   if (req.method !== 'POST') {
     send(res, 405, 'text/plain', 'method not allowed');
     return;
   }
   await readBody(req);
-  if (url.pathname === '/_test/expire-access-tokens') {
+  if (url.pathname === '/_test/fail') {
+    const p = url.searchParams;
+    const fault = {
+      path: p.get('path'),
+      status: Number(p.get('status') || 0),
+      body: p.get('body') || 'json',
+      retryAfter: p.get('retry_after'),
+      hang: p.get('hang') === '1',
+      left: Number(p.get('times') ?? 1) || Infinity,
+    };
+    if (!fault.path || (!fault.hang && !(fault.status >= 400 && fault.status <= 599))) {
+      send(res, 400, 'application/json', JSON.stringify({ error: 'path= and status=4xx/5xx (or hang=1) are needed' }));
+      return;
+    }
+    faults.armed.push(fault);
+    send(res, 200, 'application/json', JSON.stringify({ armed: faults.armed.length }));
+  } else if (url.pathname === '/_test/fail-clear') {
+    const n = faults.armed.length;
+    faults.armed.length = 0;
+    for (const held of faults.held.splice(0)) held.destroy();
+    send(res, 200, 'application/json', JSON.stringify({ cleared: n }));
+  } else if (url.pathname === '/_test/fail-count') {
+    send(res, 200, 'application/json', JSON.stringify({ failed: faults.count }));
+  } else if (url.pathname === '/_test/expire-access-tokens') {
     const ids = [...issued.access];
     issued.access.clear();
     for (const id of ids) await provider.AccessToken.adapter.destroy(id);
@@ -343,18 +393,53 @@ async function admin(provider, issued, req, res, url) {
   }
 }
 
-function start(port) {
+// Answers a request with an armed fault (see /_test/fail); true when it did.
+function injectFault(faults, req, res, pathname) {
+  const i = faults.armed.findIndex((f) => f.path === pathname);
+  if (i < 0) return false;
+  const fault = faults.armed[i];
+  fault.left -= 1;
+  if (fault.left <= 0) faults.armed.splice(i, 1);
+  faults.count += 1;
+  if (fault.hang) {
+    // Accepted, never answered; the request body is drained so the client sees no error.
+    req.resume();
+    faults.held.push(req.socket);
+    return true;
+  }
+  const headers = { 'cache-control': 'no-store' };
+  if (fault.retryAfter) headers['retry-after'] = fault.retryAfter;
+  let body = '';
+  if (fault.body === 'json') {
+    headers['content-type'] = 'application/json; charset=utf-8';
+    body = JSON.stringify({
+      error: 'temporarily_unavailable',
+      error_description: `injected HTTP ${fault.status} (test harness)`,
+    });
+  } else if (fault.body === 'text') {
+    headers['content-type'] = 'text/html; charset=utf-8';
+    body = page(`${fault.status}`, `<h1>${fault.status} Service Unavailable</h1>`);
+  }
+  req.resume();
+  res.writeHead(fault.status, headers);
+  res.end(body);
+  return true;
+}
+
+function start(port, publicIssuer) {
   return new Promise((resolve, reject) => {
     let provider;
     const polls = new Map();
     const issued = { access: new Set(), grants: new Map() };
+    const faults = { armed: [], held: [], count: 0 };
     const server = http.createServer(async (req, res) => {
       try {
         const url = new URL(req.url, provider.issuer);
         if (url.pathname.startsWith('/_test/')) {
-          await admin(provider, issued, req, res, url);
+          await admin(provider, issued, faults, req, res, url);
           return;
         }
+        if (injectFault(faults, req, res, url.pathname)) return;
         const m = url.pathname.match(/^\/interaction\/([^/]+)(?:\/(login|confirm|abort))?$/);
         if (m) {
           await interaction(provider, req, res, m[1], m[2]);
@@ -382,7 +467,8 @@ function start(port) {
     });
     server.on('error', reject);
     server.listen(Number(port), '127.0.0.1', () => {
-      const issuer = `http://127.0.0.1:${server.address().port}`;
+      const listen = `http://127.0.0.1:${server.address().port}`;
+      const issuer = publicIssuer || listen;
       provider = new Provider(issuer, configuration());
       provider.on('access_token.saved', (token) => issued.access.add(token.jti));
       provider.on('grant.saved', (grant) => issued.grants.set(grant.jti, grant.accountId));
@@ -396,19 +482,23 @@ function start(port) {
           ctx.body = { ...ctx.body, error_description: `${ctx.body.error_description} (${detail})` };
         }
       });
-      resolve(issuer);
+      resolve({ issuer, listen });
     });
   });
 }
 
-const [issuer, otherIssuer] = await Promise.all([start(args.port), start(args['other-port'])]);
+const [main, other] = await Promise.all([
+  start(args.port, args.issuer),
+  start(args['other-port']),
+]);
 process.stdout.write(
   `${JSON.stringify({
-    issuer,
-    other_issuer: otherIssuer,
+    issuer: main.issuer,
+    other_issuer: other.issuer,
+    listen: main.listen,
     access_ttl: ACCESS_TTL,
     introspection: {
-      url: `${issuer}/token/introspection`,
+      url: `${main.listen}/token/introspection`,
       client_id: INTROSPECTOR,
       client_secret: INTROSPECTOR_SECRET,
     },

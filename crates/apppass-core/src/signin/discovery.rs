@@ -154,7 +154,13 @@ async fn get(deps: &Deps, url: &str) -> Result<HttpResponse, Failure> {
                 format!("{url} is not a usable address ({e}). Check the authority setting."),
             )
         })?;
-    deps.http.send(request).await.map_err(|e| e.to_failure())
+    let host = request.uri().host().unwrap_or_default().to_string();
+    let answer = deps.http.send(request).await.map_err(|e| e.to_failure())?;
+    // 5xx / 429: the provider is down or busy, which is no fault of the authority setting.
+    if let Some(e) = crate::signin::http::unavailable(&host, &answer, deps.clock.now()) {
+        return Err(e.to_failure());
+    }
+    Ok(answer)
 }
 
 fn discovery_failed(config: &SignInConfig, why: &str) -> Failure {

@@ -199,6 +199,12 @@ pub fn provider_failure(e: &ProviderError, stage: Stage) -> Failure {
         ("invalid_grant" | "interaction_required" | "login_required", Stage::Refresh) => {
             sign_in_again(format!("the provider said {said}"))
         }
+        // RFC 6749 §4.1.2.1 / §5.2 extensions: the provider failed or is overloaded; nothing is
+        // wrong with the sign-in itself.
+        ("temporarily_unavailable" | "server_error", _) => Failure::new(
+            Code::ServiceUnavailable,
+            format!("The identity provider could not handle the request right now ({said}). Nothing was changed; try again in a few minutes. If it lasts, check the provider's service status or ask IT."),
+        ),
         ("consent_required", _) => Failure::new(
             Code::ConsentRequired,
             format!("apppass has not been approved for your organisation yet ({said}). Ask IT to grant admin consent, then sign in again."),
@@ -491,7 +497,9 @@ mod tests {
             ("authorization_declined", Code::SignInDenied),
             ("expired_token", Code::SignInTimedOut),
             ("consent_required", Code::ConsentRequired),
-            ("server_error", Code::ProviderRejected),
+            ("server_error", Code::ServiceUnavailable),
+            ("temporarily_unavailable", Code::ServiceUnavailable),
+            ("invalid_request", Code::ProviderRejected),
         ] {
             assert_eq!(
                 provider_failure(&ProviderError::new(error, None), Stage::DevicePoll).code,

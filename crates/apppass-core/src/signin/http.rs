@@ -29,6 +29,17 @@ pub enum NetError {
     /// A token endpoint answered with a redirect, which is not followed.
     #[error("{host} answered with a redirect (HTTP {status})")]
     Redirected { host: String, status: u16 },
+    /// The provider answered, but with "unavailable" or "busy" (HTTP 5xx or 429): its body is
+    /// not an answer to the request (and never a reason to give up a refresh token).
+    #[error("{host} answered HTTP {status}")]
+    Unavailable {
+        host: String,
+        status: u16,
+        /// `Retry-After`, in whole seconds (rounded up), when it sent one.
+        retry_after: Option<u64>,
+        /// The OAuth `error` of a JSON body (`temporarily_unavailable`), when it sent one.
+        error: Option<String>,
+    },
 }
 
 impl NetError {
@@ -54,12 +65,65 @@ impl NetError {
                 Code::Offline,
                 format!("The request to {host} failed ({detail}). Check the network connection, then try again."),
             ),
+            NetError::Unavailable {
+                host,
+                status,
+                retry_after,
+                error,
+            } => {
+                let said = error
+                    .as_deref()
+                    .map(|e| format!(", {e}"))
+                    .unwrap_or_default();
+                let what = if *status == 429 {
+                    "is busy"
+                } else {
+                    "is unavailable"
+                };
+                let when = match retry_after {
+                    Some(s) if *s > 0 => format!("it asks to wait {s} s; try again after that"),
+                    _ => "try again in a few minutes".to_string(),
+                };
+                Failure::new(
+                    Code::ServiceUnavailable,
+                    format!("The identity provider at {host} {what} right now (HTTP {status}{said}). Nothing was changed and nothing was lost: {when}. If it lasts, check the provider's service status or ask IT."),
+                )
+            }
             NetError::Redirected { host, status } => Failure::new(
                 Code::ProviderRejected,
                 format!("The identity provider's token endpoint at {host} answered with a redirect (HTTP {status}) to another address. apppass does not follow redirects with sign-in secrets, so nothing was sent there. Check the authority setting, and tell IT if it keeps happening."),
             ),
         }
     }
+}
+
+/// `Some` when `answer` is the provider saying it cannot serve now (HTTP 5xx, or 429 "too many
+/// requests"): such an answer is not the endpoint's reply, whatever its body says. `now` (Unix
+/// seconds) turns a `Retry-After` date into a wait.
+pub fn unavailable(host: &str, answer: &HttpResponse, now: i64) -> Option<NetError> {
+    let status = answer.status().as_u16();
+    if !(status == 429 || (500..=599).contains(&status)) {
+        return None;
+    }
+    let retry_after = answer
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::graph::client::parse_retry_after(v, now))
+        .map(|d| d.as_secs_f64().ceil() as u64);
+    // Only a short OAuth error code is quoted (`temporarily_unavailable`), never free text.
+    let error = serde_json::from_slice::<serde_json::Value>(answer.body())
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .filter(|e| {
+            !e.is_empty() && e.len() <= 64 && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        });
+    Some(NetError::Unavailable {
+        host: host.to_string(),
+        status,
+        retry_after,
+        error,
+    })
 }
 
 /// Sends one HTTP request and returns the answer as it is: a transport never follows redirects
@@ -118,20 +182,30 @@ pub struct ReqwestTransport {
     client: reqwest::Client,
 }
 
-/// Per-request limit; the identity platform answers in well under a second.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Per-request limit (connecting, sending and the whole answer); the identity platform answers
+/// in well under a second. A provider that accepts and never answers costs at most this.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Limit for opening the connection (within [`REQUEST_TIMEOUT`]).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Larger answers are refused (metadata, keys and token responses are a few KB).
 const MAX_BODY: usize = 1024 * 1024;
 
 impl ReqwestTransport {
     pub fn new() -> Result<ReqwestTransport, Failure> {
+        ReqwestTransport::with_timeouts(REQUEST_TIMEOUT, CONNECT_TIMEOUT)
+    }
+
+    /// The same with other limits (tests of a provider that never answers).
+    pub fn with_timeouts(
+        request: Duration,
+        connect: Duration,
+    ) -> Result<ReqwestTransport, Failure> {
         // rustls needs one process-wide crypto provider; if the host app installed one, keep it.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(request)
+            .connect_timeout(connect)
             .user_agent(concat!("apppass/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| {

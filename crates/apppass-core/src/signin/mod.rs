@@ -197,11 +197,19 @@ fn oauth_http(
 ) -> impl Fn(oauth2::HttpRequest) -> http::BoxFuture<'static, Result<oauth2::HttpResponse, NetError>>
 {
     let transport = deps.http.clone();
+    let clock = deps.clock.clone();
     move |request| {
         let transport = transport.clone();
+        let clock = clock.clone();
         Box::pin(async move {
             let host = request.uri().host().unwrap_or_default().to_string();
             let answer = transport.send(request).await?;
+            // 5xx / 429: the provider could not answer. Its body (oauth2 would read it as an
+            // OAuth error, or fail to parse it) is no verdict on the request: a refresh token is
+            // never given up because of it.
+            if let Some(e) = http::unavailable(&host, &answer, clock.now()) {
+                return Err(e);
+            }
             // The transport never follows a redirect (the code, verifier or refresh token would go
             // to wherever it points); say so, rather than "unexpected answer".
             if answer.status().is_redirection() {
@@ -764,6 +772,14 @@ impl SignIn {
                 return Err(f);
             }
         };
+        // A rotated refresh token is stored at once, before the ID token is checked: the
+        // provider has retired the one just sent, so if checking fails half-way (its key set
+        // unreachable, say) the new one is the only one that still works. It came from the
+        // account's own token endpoint in answer to the account's own refresh token.
+        if let Some(rotated) = response.refresh_token() {
+            self.slot(&account.account_key)
+                .put(&Secret::new(rotated.secret().clone()), &account.label())?;
+        }
         let tokens = self.token_set(&authority, response, None, false).await?;
         if let Some(claims) = &tokens.claims {
             if claims.sub != account.subject {
@@ -772,10 +788,6 @@ impl SignIn {
                     "The refreshed ID token names another account than the one signed in. Sign in again.",
                 ));
             }
-        }
-        if let Some(rotated) = &tokens.refresh_token {
-            self.slot(&account.account_key)
-                .put(rotated, &account.label())?;
         }
         Ok(AccessToken {
             token: tokens.access_token,

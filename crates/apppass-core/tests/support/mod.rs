@@ -2,6 +2,7 @@
 
 pub mod bridge;
 pub mod dovecot;
+pub mod faultproxy;
 pub mod graph;
 pub mod keyring;
 pub mod memory;

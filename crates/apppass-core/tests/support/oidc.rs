@@ -28,7 +28,10 @@ pub const INTROSPECTOR: &str = "dovecot";
 pub const SHORT_ACCESS_TTL: u64 = 4;
 
 pub struct Harness {
+    /// The main issuer, as clients reach it (its own address, or the proxy's: [`start_behind`]).
     pub issuer: String,
+    /// Where the main issuer really listens (the admin endpoints are called there).
+    pub listen: String,
     pub other_issuer: String,
     /// Lifetime of the access tokens it issues, in seconds (600 unless started otherwise).
     pub access_ttl: u64,
@@ -94,7 +97,27 @@ pub fn start_with_access_ttl(seconds: u64) -> Harness {
     launch(Some(seconds))
 }
 
+/// A provider of its own whose public address (its issuer, and the endpoints its discovery
+/// document names) is `public_issuer`, e.g. a fault proxy in front of it
+/// (`support::faultproxy`); it still listens on an address of its own ([`Harness::listen`]),
+/// where the admin endpoints and the introspection URL point.
+pub fn start_behind(public_issuer: &str) -> Harness {
+    launch_with(&["--issuer", public_issuer], "apppass-oidc-harness-proxied")
+}
+
 fn launch(access_ttl: Option<u64>) -> Harness {
+    let ttl = access_ttl.map(|s| s.to_string());
+    let (args, log_name) = match &ttl {
+        Some(ttl) => (
+            vec!["--access-ttl", ttl.as_str()],
+            format!("apppass-oidc-harness-ttl{ttl}"),
+        ),
+        None => (vec![], "apppass-oidc-harness".to_string()),
+    };
+    launch_with(&args, &log_name)
+}
+
+fn launch_with(args: &[&str], log_name: &str) -> Harness {
     // This file is included from the app's tests too; find the repository from the crate.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
@@ -105,23 +128,17 @@ fn launch(access_ttl: Option<u64>) -> Harness {
         dir.join("node_modules/oidc-provider").is_dir(),
         "the test OpenID provider is not installed: run scripts/setup.sh --test (npm ci in tests/harness/oidc)"
     );
-    let ttl = access_ttl.map(|s| s.to_string());
-    let (args, log_name) = match &ttl {
-        Some(ttl) => (
-            vec!["--access-ttl", ttl.as_str()],
-            format!("apppass-oidc-harness-ttl{ttl}"),
-        ),
-        None => (vec![], "apppass-oidc-harness".to_string()),
-    };
-    let process = node::start(&dir, &args, "the OpenID provider", &log_name);
+    let process = node::start(&dir, args, "the OpenID provider", log_name);
     let ready = &process.ready;
     let text = |v: &serde_json::Value| {
         v.as_str()
             .unwrap_or_else(|| panic!("the harness printed {ready}"))
             .to_string()
     };
+    let issuer = text(&ready["issuer"]);
     Harness {
-        issuer: text(&ready["issuer"]),
+        listen: ready["listen"].as_str().unwrap_or(&issuer).to_string(),
+        issuer,
         other_issuer: text(&ready["other_issuer"]),
         access_ttl: ready["access_ttl"].as_u64().unwrap_or(600),
         introspection: Introspection {
@@ -144,14 +161,31 @@ impl Harness {
     /// Destroys `account`'s grants with all their refresh and access tokens: a refresh then fails
     /// with `invalid_grant` (apppass: SignInRequired). Returns how many grants were revoked.
     pub async fn revoke_grants(&self, account: &str) -> u64 {
-        let mut url = reqwest::Url::parse(&format!("{}/_test/revoke-grants", self.issuer)).unwrap();
+        let mut url = reqwest::Url::parse(&format!("{}/_test/revoke-grants", self.listen)).unwrap();
         url.query_pairs_mut().append_pair("account", account);
         self.admin(url, "revoked").await
     }
 
     async fn admin_path(&self, path: &str, field: &str) -> u64 {
-        let url = reqwest::Url::parse(&format!("{}{path}", self.issuer)).unwrap();
+        let url = reqwest::Url::parse(&format!("{}{path}", self.listen)).unwrap();
         self.admin(url, field).await
+    }
+
+    /// Arms a fault at the provider itself (`POST /_test/fail?…`, see tests/harness/oidc/
+    /// server.mjs): `query` is e.g. `path=/token&status=503&body=json&retry_after=7`.
+    pub async fn fail(&self, query: &str) -> u64 {
+        let url = reqwest::Url::parse(&format!("{}/_test/fail?{query}", self.listen)).unwrap();
+        self.admin(url, "armed").await
+    }
+
+    /// Disarms every fault and drops the connections a `hang` fault held.
+    pub async fn fail_clear(&self) -> u64 {
+        self.admin_path("/_test/fail-clear", "cleared").await
+    }
+
+    /// How many requests the armed faults answered (or held) so far.
+    pub async fn fail_count(&self) -> u64 {
+        self.admin_path("/_test/fail-count", "failed").await
     }
 
     async fn admin(&self, url: reqwest::Url, field: &str) -> u64 {

@@ -1,0 +1,590 @@
+//! Network faults (issue 6 §3) against the REAL test components: the test OpenID provider
+//! (oidc-provider, `tests/harness/oidc`), the Graph emulator (`tests/harness/graph`) and a real
+//! Dovecot behind the bridge. Faults come from a TCP proxy on 127.0.0.1 in front of each server
+//! (`support::faultproxy`: refused connections, connections reset before, during or after the
+//! request, answers cut half-way, servers that accept and never answer) and from the servers
+//! themselves (the provider's `/_test/fail`: HTTP 500/502/503/429 with or without a JSON body and
+//! `Retry-After`, or a request held unanswered; the emulator's 5xx and `hang` scenarios).
+//!
+//! Each test first commits state (a sign-in with its refresh token in the store: the real
+//! keyring inside scripts/with-keyring.sh, else memory, with a note), injects the fault, checks the
+//! exact code, a message with the next step and no token in it, and a bounded time, then removes
+//! the fault and reads everything back: the refresh token is still there (or, where the provider
+//! rotated it and the answer was lost, the outcome is said plainly) and still works.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apppass_core::clock::SystemClock;
+use apppass_core::profile::Profile;
+use apppass_core::secret::Secret;
+use apppass_core::signin::http::{CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+use apppass_core::signin::{Deps, ReqwestTransport, SessionState, SignIn, TokioSleep};
+use apppass_core::vault::store::{KeyringStore, SecretStore};
+use apppass_core::{Code, Failure};
+use support::faultproxy::{socket_of, Fault, FaultProxy, Reserved};
+use support::memory::Memory;
+use support::oidc::{self, Harness};
+
+// ---- set-up -------------------------------------------------------------------------------------
+
+/// The real keyring when the tests run inside scripts/with-keyring.sh, else memory.
+fn store() -> Arc<dyn SecretStore> {
+    if support::keyring::available() {
+        Arc::new(KeyringStore::open().expect("Secret Service reachable"))
+    } else {
+        eprintln!("note: no test keyring; the refresh tokens are kept in memory");
+        Arc::new(Memory::default())
+    }
+}
+
+/// The limit the tests give a provider that never answers (the product's is
+/// [`REQUEST_TIMEOUT`], tested once in `the_products_own_limit_bounds_a_silent_provider`).
+const SHORT: Duration = Duration::from_secs(3);
+
+fn deps(request_timeout: Duration) -> Deps {
+    Deps {
+        http: Arc::new(
+            ReqwestTransport::with_timeouts(request_timeout, request_timeout.min(CONNECT_TIMEOUT))
+                .unwrap(),
+        ),
+        clock: Arc::new(SystemClock),
+        sleep: Arc::new(TokioSleep),
+    }
+}
+
+/// A provider of its own whose public address is a fault proxy in front of it.
+struct Proxied {
+    harness: Harness,
+    proxy: FaultProxy,
+}
+
+async fn proxied_provider() -> Proxied {
+    let reserved = Reserved::new().await;
+    let public = reserved.url();
+    let harness = oidc::start_behind(&public);
+    assert_eq!(harness.issuer, public);
+    let proxy = reserved.proxy(socket_of(&harness.listen));
+    Proxied { harness, proxy }
+}
+
+/// ann signed in through the proxy (real browser flow), with `scopes` besides the base ones.
+struct Signed {
+    p: Proxied,
+    signin: SignIn,
+    store: Arc<dyn SecretStore>,
+    dir: tempfile::TempDir,
+}
+
+async fn signed_in(scopes: &[&str]) -> Signed {
+    let p = proxied_provider().await;
+    let store = store();
+    let s = oidc::sign_in(&p.harness.issuer, scopes, store.clone()).await;
+    let signin = SignIn::new(profile(&s.dir), store.clone(), deps(SHORT));
+    // One refresh first, so this `SignIn` has read the provider's metadata and keys: a fault set
+    // afterwards hits the token request itself.
+    signin.refresh().await.expect("a first refresh");
+    Signed {
+        p,
+        signin,
+        store,
+        dir: s.dir,
+    }
+}
+
+fn profile(dir: &tempfile::TempDir) -> Profile {
+    Profile::isolated(dir.path()).unwrap()
+}
+
+impl Signed {
+    /// The same profile and store as a new process would open them (nothing cached).
+    fn new_process(&self, request_timeout: Duration) -> SignIn {
+        SignIn::new(
+            profile(&self.dir),
+            self.store.clone(),
+            deps(request_timeout),
+        )
+    }
+
+    fn refresh_token(&self) -> Secret {
+        self.signin
+            .stored_refresh_token()
+            .expect("the store answers")
+            .expect("a refresh token is stored")
+    }
+
+    fn state(&self) -> SessionState {
+        self.signin.account().unwrap().expect("signed in").state
+    }
+}
+
+/// Runs `f`, returns its failure and how long it took; a success is a test failure.
+async fn fails<T: std::fmt::Debug>(
+    what: &str,
+    f: impl std::future::Future<Output = Result<T, Failure>>,
+) -> (Failure, Duration) {
+    let start = Instant::now();
+    let r = f.await;
+    let took = start.elapsed();
+    match r {
+        Ok(v) => panic!("{what}: expected a failure, got {v:?}"),
+        Err(failure) => (failure, took),
+    }
+}
+
+/// The message says what happened and what to do, and holds no token.
+fn clear(f: &Failure, tokens: &[&Secret], next_step: &str) {
+    assert!(
+        f.message.contains(next_step),
+        "{:?}: the message should say {next_step:?}: {}",
+        f.code,
+        f.message
+    );
+    for t in tokens {
+        assert!(
+            !f.message.contains(t.expose()),
+            "a token in the message: {}",
+            f.message
+        );
+    }
+}
+
+// ---- a. the network cut during a token refresh ---------------------------------------------------
+
+#[tokio::test]
+async fn refresh_with_the_network_down_keeps_the_sign_in_and_works_once_it_is_back() {
+    let s = signed_in(&[]).await;
+    let before = s.refresh_token();
+
+    // Down: open connections reset (also the pooled one), new ones refused.
+    s.p.proxy.down().await;
+    for (what, signin) in [
+        ("same process", &s.signin),
+        ("new process", &s.new_process(SHORT)),
+    ] {
+        let (f, took) = fails(what, signin.refresh()).await;
+        assert_eq!(f.code, Code::Offline, "{what}: {}", f.message);
+        clear(&f, &[&before], "Check the network connection");
+        assert!(took < Duration::from_secs(2), "{what}: took {took:?}");
+    }
+    // Nothing lost: the same refresh token, the account still signed in.
+    assert_eq!(s.refresh_token().expose(), before.expose());
+    assert_eq!(s.state(), SessionState::Active);
+
+    // Back: the same refresh token works (and is rotated by the provider).
+    s.p.proxy.pass().await;
+    let token = s
+        .new_process(SHORT)
+        .refresh()
+        .await
+        .expect("refresh works again");
+    assert!(!token.token.expose().is_empty());
+    let rotated = s.refresh_token();
+    assert_ne!(rotated.expose(), before.expose(), "the provider rotates");
+    s.signin.refresh().await.expect("the rotated one works too");
+    s.signin.sign_out().await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_cut_before_the_request_is_complete_keeps_a_working_token() {
+    let s = signed_in(&[]).await;
+    let before = s.refresh_token();
+    let up_before = s.p.proxy.stats().up_bytes;
+    // 60 bytes of the POST reach the provider (part of its request line and headers), then the
+    // connection is reset: the provider never sees the refresh token.
+    s.p.proxy.set(Fault::CutRequestAfter(60));
+    let (f, took) = fails("cut mid-request", s.signin.refresh()).await;
+    assert_eq!(f.code, Code::Offline, "{}", f.message);
+    clear(&f, &[&before], "Check the network connection");
+    assert!(took < SHORT, "took {took:?}");
+    assert_eq!(s.p.proxy.stats().up_bytes - up_before, 60);
+    assert_eq!(s.refresh_token().expose(), before.expose());
+    assert_eq!(s.state(), SessionState::Active);
+
+    s.p.proxy.pass().await;
+    s.signin
+        .refresh()
+        .await
+        .expect("the same refresh token works");
+    assert_ne!(s.refresh_token().expose(), before.expose());
+    s.signin.sign_out().await.unwrap();
+}
+
+/// The provider rotated the refresh token but its answer was lost on the way. oidc-provider (like
+/// other providers with reuse detection) then treats the old token as stolen and ends the whole
+/// grant: apppass cannot get the session back. What it must do is say so once, clearly
+/// (`SignInRequired`, "sign in again"), stop trying (no loop, no request), and sign in again
+/// cleanly. (Microsoft Entra keeps the old refresh token valid after a rotation, so there the
+/// next refresh simply works.)
+#[tokio::test]
+async fn refresh_answer_lost_after_rotation_ends_in_one_clear_sign_in_again() {
+    let s = signed_in(&[]).await;
+    for (n, fault) in [Fault::CutResponseAfter(12), Fault::CutResponseInBody(30)]
+        .into_iter()
+        .enumerate()
+    {
+        let before = s.refresh_token();
+        s.p.proxy.set(fault);
+        let (f, took) = fails("answer cut", s.signin.refresh()).await;
+        assert_eq!(f.code, Code::Offline, "{fault:?}: {}", f.message);
+        clear(&f, &[&before], "Check the network connection");
+        assert!(took < SHORT, "took {took:?}");
+        // Kept: apppass cannot know whether the provider saw the request.
+        assert_eq!(s.refresh_token().expose(), before.expose());
+        assert_eq!(s.state(), SessionState::Active);
+
+        s.p.proxy.pass().await;
+        let (f, _) = fails("reuse of the rotated token", s.signin.refresh()).await;
+        assert_eq!(f.code, Code::SignInRequired, "{fault:?}: {}", f.message);
+        clear(&f, &[&before], "apppass login");
+        assert!(
+            f.message.contains("already used"),
+            "the provider's reason: {}",
+            f.message
+        );
+        assert!(s.signin.stored_refresh_token().unwrap().is_none());
+        assert_eq!(s.state(), SessionState::SignInRequired);
+
+        // No loop: the next calls fail at once, without a request.
+        let accepted = s.p.proxy.stats().accepted;
+        for _ in 0..3 {
+            let (f, took) = fails("signed out", s.signin.access_token()).await;
+            assert_eq!(f.code, Code::SignInRequired);
+            assert!(took < Duration::from_millis(200));
+        }
+        assert_eq!(s.p.proxy.stats().accepted, accepted, "no request was made");
+
+        // Signing in again works, through the same proxy, into the same profile.
+        let pending = s
+            .signin
+            .begin_browser(&config(&s.p.harness.issuer))
+            .await
+            .unwrap();
+        let url = pending.url().to_string();
+        let browser = tokio::spawn(async move {
+            let b = oidc::Browser::new();
+            let callback = b.authorize(&url, oidc::Choice::Approve).await;
+            b.deliver(&callback).await
+        });
+        s.signin
+            .finish_browser(pending, &apppass_core::signin::Cancellation::new())
+            .await
+            .unwrap_or_else(|f| panic!("round {n}: signing in again: {}", f.message));
+        browser.await.unwrap();
+        assert_eq!(s.state(), SessionState::Active);
+        s.signin.refresh().await.expect("the new sign-in refreshes");
+    }
+    s.signin.sign_out().await.unwrap();
+}
+
+fn config(issuer: &str) -> apppass_core::signin::SignInConfig {
+    let settings = apppass_core::policy::SignInSettings {
+        authority: Some(issuer.to_string()),
+        client_id: Some(oidc::CLIENT.to_string()),
+        ..Default::default()
+    };
+    apppass_core::signin::SignInConfig::from_settings(&settings, vec![], None).unwrap()
+}
+
+/// A provider (or path) that accepts the connection and then goes silent: the refresh ends with
+/// `NetworkTimeout` at the limit. Held before the request reached the provider, the same token
+/// works afterwards; stalled after the provider answered (it rotated the token), the outcome is
+/// the lost answer's: one clear `SignInRequired`.
+#[tokio::test]
+async fn a_provider_that_accepts_and_never_answers_costs_at_most_the_limit() {
+    let s = signed_in(&[]).await;
+    for fault in [Fault::Hold, Fault::StallResponseAfter(0)] {
+        let before = s.refresh_token();
+        // No pooled connection (the client notices the reset while it idles): the refresh
+        // opens a new one, which the fault holds.
+        s.p.proxy.cut_all();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let reached = s.p.proxy.stats().upstream;
+        s.p.proxy.set(fault);
+        let (f, took) = fails("silent provider", s.signin.refresh()).await;
+        assert_eq!(f.code, Code::NetworkTimeout, "{fault:?}: {}", f.message);
+        clear(&f, &[&before], "did not answer in time");
+        assert!(
+            took >= SHORT - Duration::from_millis(100) && took < SHORT + Duration::from_secs(2),
+            "{fault:?}: took {took:?}"
+        );
+        assert_eq!(s.refresh_token().expose(), before.expose());
+        assert_eq!(s.state(), SessionState::Active);
+        s.p.proxy.pass().await;
+        if fault == Fault::Hold {
+            assert_eq!(
+                s.p.proxy.stats().upstream,
+                reached,
+                "nothing reached the provider"
+            );
+            s.signin
+                .refresh()
+                .await
+                .expect("the same token works again");
+        } else {
+            let (f, _) = fails("answer never came", s.signin.refresh()).await;
+            assert_eq!(f.code, Code::SignInRequired, "{}", f.message);
+            clear(&f, &[&before], "apppass login");
+            assert_eq!(s.state(), SessionState::SignInRequired);
+        }
+    }
+}
+
+/// The product's own limit ([`REQUEST_TIMEOUT`], 30 s): a held token request ends there with
+/// `NetworkTimeout`, not later and not never.
+#[tokio::test]
+async fn the_products_own_limit_bounds_a_silent_provider() {
+    assert_eq!(REQUEST_TIMEOUT, Duration::from_secs(30));
+    let s = signed_in(&[]).await;
+    let before = s.refresh_token();
+    let signin = s.new_process(REQUEST_TIMEOUT);
+    // Discovery and keys pass; the token request is held by the provider itself.
+    s.p.harness.fail("path=/token&hang=1").await;
+    let (f, took) = fails("held token request", signin.refresh()).await;
+    assert_eq!(f.code, Code::NetworkTimeout, "{}", f.message);
+    assert!(
+        took >= REQUEST_TIMEOUT - Duration::from_secs(1)
+            && took < REQUEST_TIMEOUT + Duration::from_secs(5),
+        "took {took:?}"
+    );
+    assert_eq!(s.p.harness.fail_count().await, 1);
+    assert_eq!(s.refresh_token().expose(), before.expose());
+    s.p.harness.fail_clear().await;
+    signin.refresh().await.expect("works again");
+    s.signin.sign_out().await.unwrap();
+}
+
+// ---- b. the provider answering 5xx / 429, or holding one endpoint ---------------------------------
+
+#[tokio::test]
+async fn token_endpoint_5xx_and_429_are_service_unavailable_and_lose_nothing() {
+    let s = signed_in(&[]).await;
+    let cases = [
+        ("status=500&body=json", 500, None),
+        ("status=502&body=text", 502, None),
+        ("status=503&body=empty&retry_after=7", 503, Some("wait 7 s")),
+        (
+            "status=503&body=json&retry_after=120",
+            503,
+            Some("wait 120 s"),
+        ),
+        ("status=504&body=text", 504, None),
+        ("status=429&body=json&retry_after=3", 429, Some("wait 3 s")),
+    ];
+    for (n, (query, status, wait)) in cases.into_iter().enumerate() {
+        let before = s.refresh_token();
+        s.p.harness.fail(&format!("path=/token&{query}")).await;
+        let (f, took) = fails(query, s.signin.refresh()).await;
+        assert_eq!(f.code, Code::ServiceUnavailable, "{query}: {}", f.message);
+        assert!(
+            f.message.contains(&format!("HTTP {status}")),
+            "{query}: {}",
+            f.message
+        );
+        clear(&f, &[&before], wait.unwrap_or("try again in a few minutes"));
+        assert!(took < SHORT, "{query}: took {took:?}");
+        assert_eq!(s.p.harness.fail_count().await, n as u64 + 1);
+        // Not signed out, the same token.
+        assert_eq!(s.refresh_token().expose(), before.expose(), "{query}");
+        assert_eq!(s.state(), SessionState::Active);
+        // The fault answered once; the same token works now.
+        s.signin.refresh().await.expect("works after the fault");
+        assert_ne!(s.refresh_token().expose(), before.expose());
+    }
+    s.signin.sign_out().await.unwrap();
+}
+
+#[tokio::test]
+async fn discovery_and_key_set_failures_are_unavailable_or_timeouts_and_lose_nothing() {
+    let s = signed_in(&[]).await;
+    // Discovery (a new process discovers first).
+    for (query, code, words) in [
+        (
+            "path=/.well-known/openid-configuration&status=503&body=text&retry_after=5",
+            Code::ServiceUnavailable,
+            "wait 5 s",
+        ),
+        (
+            "path=/.well-known/openid-configuration&status=500&body=json",
+            Code::ServiceUnavailable,
+            "HTTP 500, temporarily_unavailable",
+        ),
+        (
+            "path=/.well-known/openid-configuration&hang=1",
+            Code::NetworkTimeout,
+            "did not answer in time",
+        ),
+    ] {
+        let before = s.refresh_token();
+        s.p.harness.fail(query).await;
+        let (f, took) = fails(query, s.new_process(SHORT).refresh()).await;
+        assert_eq!(f.code, code, "{query}: {}", f.message);
+        clear(&f, &[&before], words);
+        assert!(took < SHORT + Duration::from_secs(1), "{query}: {took:?}");
+        assert_eq!(s.refresh_token().expose(), before.expose());
+        assert_eq!(s.state(), SessionState::Active);
+        s.p.harness.fail_clear().await;
+    }
+
+    // The key set, needed to check the ID token of a refresh in a new process: the provider
+    // has already rotated the refresh token when the key set fails. The new one must have been
+    // kept (else the next refresh would spend the retired one and end the sign-in).
+    for (query, code) in [
+        ("path=/jwks&status=503&body=json", Code::ServiceUnavailable),
+        ("path=/jwks&status=500&body=text", Code::ServiceUnavailable),
+        ("path=/jwks&hang=1", Code::NetworkTimeout),
+    ] {
+        let before = s.refresh_token();
+        s.p.harness.fail(query).await;
+        let (f, took) = fails(query, s.new_process(SHORT).refresh()).await;
+        assert_eq!(f.code, code, "{query}: {}", f.message);
+        assert!(took < SHORT + Duration::from_secs(1), "{query}: {took:?}");
+        let kept = s.refresh_token();
+        assert_ne!(
+            kept.expose(),
+            before.expose(),
+            "{query}: the rotated refresh token was stored before the ID token was checked"
+        );
+        assert_eq!(s.state(), SessionState::Active);
+        s.p.harness.fail_clear().await;
+        s.new_process(SHORT)
+            .refresh()
+            .await
+            .unwrap_or_else(|f| panic!("{query}: the kept token works: {}", f.message));
+    }
+    s.signin.sign_out().await.unwrap();
+}
+
+// ---- c. Microsoft Graph (the emulator) answering 5xx or nothing -----------------------------------
+
+mod graph_faults {
+    use super::*;
+    use apppass_core::graph::{self, GraphConfig};
+    use apppass_core::signin::http::BoxFuture;
+    use apppass_core::signin::Sleep;
+    use std::sync::Mutex;
+    use support::graph::Run;
+
+    /// Records each wait instead of waiting.
+    #[derive(Default)]
+    struct Waits(Mutex<Vec<Duration>>);
+
+    impl Sleep for Waits {
+        fn sleep(&self, d: Duration) -> BoxFuture<'static, ()> {
+            self.0.lock().unwrap().push(d);
+            Box::pin(async {})
+        }
+    }
+
+    #[tokio::test]
+    async fn graph_5xx_and_a_silent_graph_end_in_clear_codes_and_keep_the_sign_in() {
+        // The emulator checks tokens at the shared provider: sign in there.
+        let store = store();
+        let s = oidc::sign_in(&oidc::harness().issuer, &[], store.clone()).await;
+        let waits = Arc::new(Waits::default());
+        let deps = Deps {
+            http: Arc::new(ReqwestTransport::with_timeouts(SHORT, SHORT).unwrap()),
+            clock: Arc::new(SystemClock),
+            sleep: waits.clone(),
+        };
+        let signin = SignIn::new(profile(&s.dir), store.clone(), deps.clone());
+        // An access token in memory (this refresh rotates the refresh token once).
+        signin.access_token().await.unwrap();
+        let before = signin.stored_refresh_token().unwrap().unwrap();
+        let account = signin.account().unwrap().unwrap();
+
+        for (scenario, status) in [
+            ("error500", 500),
+            ("error502-html", 502),
+            ("error503", 503),
+            ("error504", 504),
+        ] {
+            let run = Run::new(scenario);
+            let config = GraphConfig::with_base_url(run.base_url());
+            let start = waits.0.lock().unwrap().len();
+            let (f, _) = fails(scenario, graph::mfa_status(&signin, &config, &deps)).await;
+            assert_eq!(
+                f.code,
+                Code::ServiceUnavailable,
+                "{scenario}: {}",
+                f.message
+            );
+            assert!(
+                f.message.contains(&format!("HTTP {status}")),
+                "{scenario}: {}",
+                f.message
+            );
+            clear(&f, &[&before], "Try again in a few minutes");
+            // Retried as configured (5 attempts, 4 waits), then given up.
+            let asked = run
+                .log()
+                .await
+                .iter()
+                .filter(|l| l["path"] == "/v1.0/me/authentication/methods")
+                .count();
+            assert_eq!(asked, 5, "{scenario}");
+            let waited: Vec<Duration> = waits.0.lock().unwrap()[start..].to_vec();
+            if status == 503 {
+                assert_eq!(waited, vec![Duration::from_secs(1); 4], "Retry-After: 1");
+            } else {
+                assert_eq!(waited.len(), 4, "{scenario}: {waited:?}");
+            }
+        }
+
+        // A Graph that accepts and never answers: the request limit, one attempt, no retry.
+        let run = Run::new("hang");
+        let config = GraphConfig::with_base_url(run.base_url());
+        let (f, took) = fails("hang", graph::mfa_status(&signin, &config, &deps)).await;
+        assert_eq!(f.code, Code::NetworkTimeout, "{}", f.message);
+        clear(&f, &[&before], "did not answer in time");
+        assert!(took < SHORT + Duration::from_secs(2), "took {took:?}");
+
+        // Nothing lost: the same sign-in, its refresh token, and Graph works again.
+        assert_eq!(signin.account().unwrap().unwrap(), account);
+        let after = signin.stored_refresh_token().unwrap().unwrap();
+        assert_eq!(
+            after.expose(),
+            before.expose(),
+            "Graph faults refresh nothing"
+        );
+        let run = Run::new("authenticator");
+        let status = graph::mfa_status(&signin, &GraphConfig::with_base_url(run.base_url()), &deps)
+            .await
+            .expect("Graph answers again");
+        assert_eq!(status.state, graph::MfaState::Registered);
+        signin.refresh().await.expect("the refresh token works");
+        signin.sign_out().await.unwrap();
+    }
+
+    /// The connection to Graph reset in the middle of its answer.
+    #[tokio::test]
+    async fn graph_answer_cut_half_way_is_offline_and_keeps_the_sign_in() {
+        let store = store();
+        let s = oidc::sign_in(&oidc::harness().issuer, &[], store.clone()).await;
+        let deps = super::deps(SHORT);
+        let signin = SignIn::new(profile(&s.dir), store.clone(), deps.clone());
+        signin.access_token().await.unwrap();
+        let before = signin.stored_refresh_token().unwrap().unwrap();
+        let emulator = support::graph::emulator();
+        let proxy = FaultProxy::start(socket_of(&emulator.base)).await;
+        let run = Run::new("authenticator");
+        let base = run.base_url().replace(&emulator.base, &proxy.url());
+        let config = GraphConfig::with_base_url(base);
+        proxy.set(Fault::CutResponseInBody(20));
+        let (f, took) = fails("cut", graph::mfa_status(&signin, &config, &deps)).await;
+        assert_eq!(f.code, Code::Offline, "{}", f.message);
+        clear(&f, &[&before], "Check the network connection");
+        assert!(took < SHORT, "took {took:?}");
+        proxy.pass().await;
+        graph::mfa_status(&signin, &config, &deps)
+            .await
+            .expect("works once the connection holds");
+        assert_eq!(
+            signin.stored_refresh_token().unwrap().unwrap().expose(),
+            before.expose()
+        );
+        signin.sign_out().await.unwrap();
+    }
+}
