@@ -71,6 +71,9 @@ struct Framer {
     buf: Vec<u8>,
     /// Where scanning for the current message's next line end starts.
     scan: usize,
+    /// No line end lies between `scan` and this index: bytes already searched are not searched
+    /// again when more arrive (a long line sent a byte at a time stays linear).
+    searched: usize,
     /// The end of a literal being waited for, and whether `+` was already asked for.
     literal: Option<usize>,
     max: usize,
@@ -81,6 +84,7 @@ impl Framer {
         Framer {
             buf: Vec::new(),
             scan: 0,
+            searched: 0,
             literal: None,
             max,
         }
@@ -99,19 +103,22 @@ impl Framer {
                 self.literal = None;
                 self.scan = end;
             }
-            let Some(nl) = self.buf[self.scan..].iter().position(|&b| b == b'\n') else {
+            let from = self.searched.max(self.scan);
+            let Some(nl) = self.buf[from..].iter().position(|&b| b == b'\n') else {
+                self.searched = self.buf.len();
                 if self.buf.len() > self.max {
                     return Framed::LineTooLong;
                 }
                 return Framed::More;
             };
-            let line_end = self.scan + nl + 1;
+            let line_end = from + nl + 1;
             match literal_announced(&self.buf[self.scan..line_end]) {
                 Some((length, sync)) => {
                     let end = line_end + length;
                     if end > self.max {
                         let first_line = Zeroizing::new(self.buf.drain(..line_end).collect());
                         self.scan = 0;
+                        self.searched = 0;
                         return Framed::LiteralTooLong { first_line, sync };
                     }
                     self.scan = line_end;
@@ -123,6 +130,7 @@ impl Framer {
                 None => {
                     let message = Zeroizing::new(self.buf.drain(..line_end).collect());
                     self.scan = 0;
+                    self.searched = 0;
                     return Framed::Message(message);
                 }
             }
@@ -134,12 +142,14 @@ impl Framer {
         zeroize::Zeroize::zeroize(&mut self.buf);
         self.buf.clear();
         self.scan = 0;
+        self.searched = 0;
         self.literal = None;
     }
 
     /// What was read beyond the messages taken (pipelined commands, data after the OK).
     fn take_rest(&mut self) -> Vec<u8> {
         self.scan = 0;
+        self.searched = 0;
         self.literal = None;
         std::mem::take(&mut self.buf)
     }
@@ -1036,6 +1046,27 @@ mod tests {
             frames(&mut f),
             vec![msg(b"* 1 FETCH (BODY[] {4}\r\n\r\n\r\n)\r\n")]
         );
+    }
+
+    #[test]
+    fn framer_does_not_search_bytes_twice() {
+        let mut f = Framer::new(1024);
+        for &b in b"a1 LOGIN {2}" {
+            f.push(&[b]);
+            assert_eq!(f.next(), Framed::More);
+            assert_eq!(f.searched, f.buf.len(), "each byte searched once");
+        }
+        f.push(b"\r\n");
+        assert_eq!(f.next(), Framed::NeedContinuation);
+        // A line end inside the literal is data; the search goes on after it.
+        f.push(b"\n\n x");
+        assert_eq!(f.next(), Framed::More);
+        f.push(b"\r\na2 NOOP\r\n");
+        assert_eq!(
+            frames(&mut f),
+            vec![msg(b"a1 LOGIN {2}\r\n\n\n x\r\n"), msg(b"a2 NOOP\r\n")]
+        );
+        assert_eq!((f.scan, f.searched), (0, 0));
     }
 
     #[test]

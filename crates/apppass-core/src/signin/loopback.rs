@@ -214,8 +214,10 @@ pub(crate) async fn read_request<S: AsyncRead + Unpin>(
             if n == 0 {
                 return Err(Refusal::Incomplete);
             }
+            // Only the new bytes (and the three before them) can complete the blank line.
+            let from = buf.len().saturating_sub(3);
             buf.extend_from_slice(&chunk[..n]);
-            match head_end(&buf) {
+            match head_end(&buf[from..]) {
                 Some(_) => return Ok(()),
                 None if buf.len() > MAX_REQUEST => return Err(Refusal::TooLarge),
                 None => {}
