@@ -15,7 +15,7 @@ use crate::error::{Code, Failure};
 use super::{Entry, EntryKind, ServerSettings};
 
 /// The schema this build writes. Each step in [`MIGRATIONS`] moves the database up by one.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 0 → 1
@@ -36,6 +36,12 @@ const MIGRATIONS: &[&str] = &[
         servers     TEXT
     );
     CREATE INDEX entries_state ON entries(state) WHERE state <> 'active';",
+    // 1 → 2: a rotation in flight (see vault/rotation.rs).
+    "CREATE TABLE rotations (
+        id          TEXT PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        rotated     INTEGER NOT NULL
+    );",
 ];
 
 pub struct Db {

@@ -5,16 +5,20 @@
 //! (`vault.lock`, an exclusive OS file lock that the OS releases if the process dies):
 //! - **add**: insert the row as `pending` (committed) → write the secret → mark the row `active`.
 //! - **remove**: mark the row `removing` (committed) → delete the secret → delete the row.
+//! - **rotate**: record the new password's fingerprint and the time in `rotations` (committed) →
+//!   replace the secret → move both into the row (see `rotation.rs`).
 //!
 //! An entry counts as committed once `add` has returned. Whoever next takes the lock and finds a
 //! `pending` row rolls it back (deletes the secret if written, then the row); a `removing` row is
-//! finished. Because the lock is held for the whole sequence, a row found unfinished under the lock
-//! is always one whose writer died. `doctor` also deletes store items of this profile that no row
+//! finished; a rotation row is finished when the store holds the new password, else dropped.
+//! Because the lock is held for the whole sequence, a row found unfinished under the lock is
+//! always one whose writer died. `doctor` also deletes store items of this profile that no row
 //! knows (orphans).
 
 pub mod db;
 pub mod file_store;
 mod health;
+mod rotation;
 mod search;
 pub mod store;
 
@@ -260,8 +264,13 @@ impl Vault {
         Ok(WriteLock(file))
     }
 
+    /// Rows an interrupted process left: (id, `pending` | `removing` | `rotating`).
     fn unfinished(&self) -> Result<Vec<(String, String)>, Failure> {
-        self.db.unfinished().map_err(|e| self.sql(e))
+        let mut rows = self.db.unfinished().map_err(|e| self.sql(e))?;
+        for (id, _) in rotation::unfinished(&self.db).map_err(|e| self.sql(e))? {
+            rows.push((id, "rotating".to_string()));
+        }
+        Ok(rows)
     }
 
     fn audit(&self, action: Action, entry: &str, id: &str, outcome: Result<(), Code>) {
@@ -272,11 +281,30 @@ impl Vault {
             .record(self.clock.now(), action, entry, id, outcome);
     }
 
-    /// Rolls back unfinished adds and finishes unfinished removals. Returns how many rows it fixed.
+    /// Rolls back unfinished adds, finishes unfinished removals, and finishes or drops unfinished
+    /// rotations by what the store holds. Returns how many rows it fixed.
     pub fn repair(&self) -> Result<u64, Failure> {
         let _lock = self.lock()?;
         let mut fixed = 0;
-        for (id, _state) in self.unfinished()? {
+        // A rotation killed between the store and the database: the store decides.
+        for (id, new_fingerprint) in rotation::unfinished(&self.db).map_err(|e| self.sql(e))? {
+            let stored = self
+                .store
+                .get(&self.key(&id))
+                .map_err(|e| e.to_failure())?;
+            let reached_store = match stored {
+                Some(secret) => self.fingerprint(&secret)? == new_fingerprint,
+                None => false,
+            };
+            if reached_store {
+                rotation::finish(&self.db, &id).map_err(|e| self.sql(e))?;
+            } else {
+                rotation::abandon(&self.db, &id).map_err(|e| self.sql(e))?;
+            }
+            self.audit(Action::Repaired, "", &id, Ok(()));
+            fixed += 1;
+        }
+        for (id, _state) in self.db.unfinished().map_err(|e| self.sql(e))? {
             // Both states end the same way: no secret, no row.
             self.store
                 .delete(&self.key(&id))
@@ -453,13 +481,17 @@ impl Vault {
         {
             return Err(name_taken(&new_name));
         }
-        self.db
-            .rename(&entry.id, &new_name)
-            .map_err(|e| self.sql(e))?;
-        // The keyring's label follows the name; a keyring that refuses only leaves an old label.
-        let _ = self
-            .store
-            .relabel(&self.key(&entry.id), &item_label(&new_name));
+        // The keyring's label follows the name, and goes first: a locked keyring refuses the
+        // rename before anything changes. Killed in between, only the label is new.
+        let key = self.key(&entry.id);
+        self.store
+            .probe(&self.profile.namespace)
+            .and_then(|()| self.store.relabel(&key, &item_label(&new_name)))
+            .map_err(|e| e.to_failure())?;
+        if let Err(e) = self.db.rename(&entry.id, &new_name) {
+            let _ = self.store.relabel(&key, &item_label(&entry.name));
+            return Err(self.sql(e));
+        }
         self.audit(Action::Renamed, &new_name, &entry.id, Ok(()));
         Ok(Entry {
             name: new_name,
@@ -494,25 +526,32 @@ impl Vault {
         let _lock = self.lock()?;
         let entry = self.entry(name)?;
         let now = self.clock.now();
-        let mut fingerprint = None;
         if let Some(raw) = new_secret {
             let secret = match entry.kind {
                 EntryKind::AppPassword => normalise_for(catalog::provider(&entry.provider)?, raw)?,
                 EntryKind::Bridge => bridge_secret(raw)?,
             };
-            fingerprint = Some(self.fingerprint(&secret)?);
+            let fingerprint = self.fingerprint(&secret)?;
+            // Recorded (committed) before the store changes: a process killed between the store
+            // and the database leaves this row, which `repair` finishes or drops by what the
+            // store holds (see rotation.rs).
+            rotation::begin(&self.db, &entry.id, &fingerprint, now).map_err(|e| self.sql(e))?;
             if let Err(e) = self
                 .store
                 .put(&self.key(&entry.id), &item_label(&entry.name), &secret)
             {
+                let _ = rotation::abandon(&self.db, &entry.id);
                 let failure = e.to_failure();
                 self.audit(Action::Rotated, &entry.name, &entry.id, Err(failure.code));
                 return Err(failure);
             }
+            // On failure the row stays, and the next `repair` records the rotation.
+            rotation::finish(&self.db, &entry.id).map_err(|e| self.sql(e))?;
+        } else {
+            self.db
+                .mark_rotated(&entry.id, now, None)
+                .map_err(|e| self.sql(e))?;
         }
-        self.db
-            .mark_rotated(&entry.id, now, fingerprint.as_deref())
-            .map_err(|e| self.sql(e))?;
         self.audit(Action::Rotated, &entry.name, &entry.id, Ok(()));
         Ok(Entry {
             rotated: Some(now),
