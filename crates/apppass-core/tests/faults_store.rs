@@ -459,3 +459,80 @@ fn sigkill_after_every_store_call_of_add_rotate_remove_rename() {
     }
     eprintln!("killed mid-operation: {}", figures.join("; "));
 }
+
+/// A long-running process (the bridge, the app) keeps one `KeyringStore` for its whole life. The
+/// Secret Service disappearing answers `KeyringUnavailable` quickly, changes nothing, and once it
+/// is back the same store (no restart of the process) reads everything and writes again.
+#[test]
+fn one_store_lives_through_the_secret_service_stopping_and_starting() {
+    in_own_keyring(
+        "one_store_lives_through_the_secret_service_stopping_and_starting",
+        || {
+            let dir = committed();
+            let vault = plain(dir.path());
+            ctl("stop");
+            let timed = |what: &str, f: &dyn Fn() -> Result<(), apppass_core::Failure>| {
+                let started = Instant::now();
+                let err = f().expect_err(what);
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "{what} took {:?}",
+                    started.elapsed()
+                );
+                assert_eq!(err.code, Code::KeyringUnavailable, "{what}: {err:?}");
+                assert!(
+                    err.message.contains("Start your desktop's keyring"),
+                    "{what}: {}",
+                    err.message
+                );
+            };
+            timed("get", &|| vault.secret("Alpha", Access::Reveal).map(|_| ()));
+            timed("add", &|| {
+                vault
+                    .add(new(NEW_ENTRY.0), &Secret::from(NEW_ENTRY.1))
+                    .map(|_| ())
+            });
+            timed("rotate", &|| {
+                vault
+                    .rotate("Alpha", Some(&Secret::from(ROTATED_TO)))
+                    .map(|_| ())
+            });
+            timed("remove", &|| vault.remove("Bravo").map(|_| ()));
+            timed("rename", &|| {
+                vault.rename("Alpha", "Alpha renamed").map(|_| ())
+            });
+            // The metadata still lists; doctor names the problem instead of failing.
+            assert_eq!(vault.list().unwrap().len(), COMMITTED.len());
+            let doctor = vault.doctor().unwrap();
+            assert_eq!(
+                doctor.store_problem.map(|f| f.code),
+                Some(Code::KeyringUnavailable)
+            );
+
+            ctl("start");
+            for (name, secret) in COMMITTED {
+                let (_, got) = vault
+                    .secret(name, Access::Reveal)
+                    .unwrap_or_else(|f| panic!("get {name} after the restart: {f:?}"));
+                assert_eq!(got.expose(), *secret);
+            }
+            vault
+                .rotate("Alpha", Some(&Secret::from(ROTATED_TO)))
+                .expect("rotate after the restart");
+            assert!(check_after(dir.path(), Op::Rotate, "after the restart"));
+            vault
+                .add(new(NEW_ENTRY.0), &Secret::from(NEW_ENTRY.1))
+                .expect("add after the restart");
+            drop(vault);
+            let vault = plain(dir.path());
+            assert_eq!(
+                vault
+                    .secret(NEW_ENTRY.0, Access::Reveal)
+                    .unwrap()
+                    .1
+                    .expose(),
+                NEW_ENTRY.1
+            );
+        },
+    );
+}

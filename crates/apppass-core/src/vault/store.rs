@@ -136,14 +136,26 @@ impl<T: SecretStore + ?Sized> SecretStore for std::sync::Arc<T> {
 }
 
 /// The OS keyring through `keyring-core`, with the platform's store chosen explicitly.
+///
+/// The connection is made again when the keyring could not be reached: on Linux the Secret
+/// Service session belongs to the daemon that opened it, so after gnome-keyring restarts (a crash,
+/// a new login) every call on the old connection fails ("The session does not exist"). A
+/// long-running process (the bridge, the app) then reconnects on its next call instead of failing
+/// until it is restarted.
 pub struct KeyringStore {
-    store: Arc<CredentialStore>,
+    store: std::sync::Mutex<Arc<CredentialStore>>,
 }
 
 impl KeyringStore {
     /// Connects to the platform keyring: Secret Service on Linux and the BSDs, Keychain on macOS,
     /// Credential Manager on Windows. Never falls back to an in-memory store.
     pub fn open() -> StoreResult<KeyringStore> {
+        Ok(KeyringStore {
+            store: std::sync::Mutex::new(KeyringStore::connect()?),
+        })
+    }
+
+    fn connect() -> StoreResult<Arc<CredentialStore>> {
         #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
         let store: Arc<CredentialStore> =
             dbus_secret_service_keyring_store::Store::new().map_err(map_err)?;
@@ -153,17 +165,45 @@ impl KeyringStore {
         #[cfg(target_os = "windows")]
         let store: Arc<CredentialStore> =
             windows_native_keyring_store::Store::new().map_err(map_err)?;
-        Ok(KeyringStore { store })
+        Ok(store)
     }
 
-    fn entry(&self, key: &SecretKey, label: Option<&str>) -> StoreResult<Entry> {
+    fn current(&self) -> Arc<CredentialStore> {
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Runs `op` on the store; when the keyring could not be reached, connects again and runs it
+    /// once more (every operation here is idempotent: put replaces, delete of nothing is `false`).
+    fn with<T>(&self, op: impl Fn(&Arc<CredentialStore>) -> StoreResult<T>) -> StoreResult<T> {
+        let store = self.current();
+        match op(&store) {
+            Err(StoreError::Unavailable(_)) => {
+                let fresh = KeyringStore::connect()?;
+                *self
+                    .store
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh.clone();
+                op(&fresh)
+            }
+            other => other,
+        }
+    }
+
+    fn entry(
+        store: &Arc<CredentialStore>,
+        key: &SecretKey,
+        label: Option<&str>,
+    ) -> StoreResult<Entry> {
         let user = key.user();
         match label {
             Some(label) => {
                 let mods = HashMap::from([("label", label)]);
-                Entry::new_in_store_with_modifiers(&self.store, SERVICE, &user, &mods)
+                Entry::new_in_store_with_modifiers(store, SERVICE, &user, &mods)
             }
-            None => Entry::new_in_store(&self.store, SERVICE, &user),
+            None => Entry::new_in_store(store, SERVICE, &user),
         }
         .map_err(map_err)
     }
@@ -232,31 +272,37 @@ impl SecretStore for KeyringStore {
         if secret.len() > 2_560 {
             return Err(StoreError::TooLong);
         }
-        self.entry(key, Some(label))?
-            .set_password(secret.expose())
-            .map_err(map_err)
+        self.with(|store| {
+            KeyringStore::entry(store, key, Some(label))?
+                .set_password(secret.expose())
+                .map_err(map_err)
+        })
     }
 
     fn get(&self, key: &SecretKey) -> StoreResult<Option<Secret>> {
-        match self.entry(key, None)?.get_password() {
-            Ok(value) => Ok(Some(Secret::new(value))),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(map_err(e)),
-        }
+        self.with(
+            |store| match KeyringStore::entry(store, key, None)?.get_password() {
+                Ok(value) => Ok(Some(Secret::new(value))),
+                Err(keyring_core::Error::NoEntry) => Ok(None),
+                Err(e) => Err(map_err(e)),
+            },
+        )
     }
 
     fn delete(&self, key: &SecretKey) -> StoreResult<bool> {
-        match self.entry(key, None)?.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring_core::Error::NoEntry) => Ok(false),
-            Err(e) => Err(map_err(e)),
-        }
+        self.with(
+            |store| match KeyringStore::entry(store, key, None)?.delete_credential() {
+                Ok(()) => Ok(true),
+                Err(keyring_core::Error::NoEntry) => Ok(false),
+                Err(e) => Err(map_err(e)),
+            },
+        )
     }
 
     fn relabel(&self, key: &SecretKey, label: &str) -> StoreResult<()> {
         #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
-        {
-            let entry = self.entry(key, None)?;
+        return self.with(|store| {
+            let entry = KeyringStore::entry(store, key, None)?;
             if let Some(cred) = entry
                 .as_any()
                 .downcast_ref::<dbus_secret_service_keyring_store::cred::Specifier>()
@@ -266,17 +312,24 @@ impl SecretStore for KeyringStore {
                     other => other.map_err(map_err),
                 };
             }
+            Ok(())
+        });
+        #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
+        {
+            let _ = (key, label);
+            Ok(())
         }
-        let _ = (key, label);
-        Ok(())
     }
 
     fn ids(&self, namespace: &str) -> StoreResult<Option<Vec<String>>> {
         let spec = HashMap::from([("service", SERVICE)]);
-        let found = match Entry::search_in_store(&self.store, &spec) {
-            Ok(found) => found,
-            Err(keyring_core::Error::NotSupportedByStore(_)) => return Ok(None),
-            Err(e) => return Err(map_err(e)),
+        let found = match self.with(|store| match Entry::search_in_store(store, &spec) {
+            Ok(found) => Ok(Some(found)),
+            Err(keyring_core::Error::NotSupportedByStore(_)) => Ok(None),
+            Err(e) => Err(map_err(e)),
+        })? {
+            Some(found) => found,
+            None => return Ok(None),
         };
         let prefix = format!("{namespace}/");
         Ok(Some(
