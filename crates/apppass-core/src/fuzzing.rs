@@ -303,13 +303,38 @@ pub fn smtp(script: &Script) -> Transcript {
     run(Which::Smtp, script)
 }
 
-/// Every base64 word of `bytes` (split at spaces and line ends), decoded: where a SASL client
-/// puts user names.
+/// What a SASL client may have encoded in `bytes`: for every line, each word and the whole
+/// line after its first word, reduced to the base64 alphabet (parsers skip stray bytes such as a
+/// CR inside a line) and decoded where that works. Used to find where a user name came from.
 pub fn base64_words(bytes: &[u8]) -> Vec<Vec<u8>> {
     use base64::Engine as _;
-    bytes
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
-        .filter_map(|w| base64::engine::general_purpose::STANDARD.decode(w).ok())
-        .collect()
+    let alphabet = |w: &[u8]| -> Vec<u8> {
+        w.iter()
+            .copied()
+            .filter(|b| b.is_ascii_alphanumeric() || b"+/=".contains(b))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for line in bytes.split(|&b| b == b'\n') {
+        let mut candidates: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        if let Some(i) = line.iter().position(|&b| b == b' ') {
+            candidates.push(&line[i + 1..]);
+        }
+        for w in candidates {
+            let w = alphabet(w);
+            let trimmed: Vec<u8> = w.iter().copied().filter(|&b| b != b'=').collect();
+            for engine in [
+                base64::engine::general_purpose::STANDARD,
+                base64::engine::general_purpose::STANDARD_NO_PAD,
+            ] {
+                if let Ok(d) = engine.decode(&w) {
+                    out.push(d);
+                }
+                if let Ok(d) = engine.decode(&trimmed) {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    out
 }
