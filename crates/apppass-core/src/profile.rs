@@ -15,6 +15,12 @@ use crate::error::{Code, Failure};
 /// The environment variable that selects an isolated profile.
 pub const HOME_VAR: &str = "APPPASS_HOME";
 
+/// The vault database's file name in the data directory.
+pub const DATABASE_FILE: &str = "vault.sqlite3";
+/// The last good copy of the vault database (metadata only, like the database itself), refreshed
+/// after each change; `apppass doctor --restore` puts it back when the database is damaged.
+pub const LAST_GOOD_FILE: &str = "vault-last-good.sqlite3";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     pub data_dir: PathBuf,
@@ -62,7 +68,11 @@ impl Profile {
     }
 
     pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("vault.sqlite3")
+        self.data_dir.join(DATABASE_FILE)
+    }
+
+    pub fn last_good_path(&self) -> PathBuf {
+        self.data_dir.join(LAST_GOOD_FILE)
     }
 
     pub fn audit_path(&self) -> PathBuf {

@@ -4,6 +4,9 @@
 //! same time. Each entry row has a `state`: `pending` while its secret is being written, `active`
 //! once complete, `removing` while its secret is being deleted. Rows not `active` are repaired at
 //! start-up (see `Vault::repair`).
+//!
+//! A damaged file is refused before anything is written to it (`check_file`, then SQLite's
+//! `quick_check`), and after each change a last good copy is saved beside it (`save_copy`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -46,36 +49,49 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct Db {
     conn: Connection,
+    /// Why the database is open read-only (a full or read-only disk): what every write reports.
+    read_only: Option<Failure>,
+}
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// What to do about a damaged database file: restore the last good copy when there is one.
+fn damaged(path: &Path, what: &str) -> Failure {
+    let last_good = path.with_file_name(crate::profile::LAST_GOOD_FILE);
+    let next = if last_good.is_file() {
+        "Run `apppass doctor --restore`: it keeps the damaged file under a new name and puts back the last good copy of the entry list"
+    } else {
+        "There is no last good copy to restore: keep the file, and restore the data directory from a backup if you have one"
+    };
+    Failure::new(
+        Code::DataCorrupt,
+        format!(
+            "The vault database {} is damaged ({what}); apppass has not changed it. {next}. Your passwords are still in the keyring: do not run `apppass doctor` without --restore, which would delete them.",
+            path.display()
+        ),
+    )
 }
 
 fn sql_failure(path: &Path, e: rusqlite::Error) -> Failure {
     use rusqlite::ErrorCode as C;
     if let rusqlite::Error::SqliteFailure(err, _) = &e {
         match err.code {
-            C::NotADatabase | C::DatabaseCorrupt => {
-                return Failure::new(
-                    Code::DataCorrupt,
-                    format!(
-                        "The vault database {} is damaged. Your passwords are still in the keyring; move the file aside and run `apppass doctor`.",
-                        path.display()
-                    ),
-                )
-            }
-            C::ReadOnly | C::CannotOpen | C::PermissionDenied => {
+            C::NotADatabase | C::DatabaseCorrupt => return damaged(path, &e.to_string()),
+            C::ReadOnly | C::CannotOpen | C::PermissionDenied | C::SystemIoFailure => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                if let Some(problem) = crate::fsutil::write_problem(dir) {
+                    return problem;
+                }
                 return Failure::new(
                     Code::StorageFailure,
                     format!(
-                        "Cannot write the vault database {}: {e}. Make the folder writable, or set APPPASS_HOME to one that is.",
+                        "Cannot read or write the vault database {}: {e}. Check the disk and that the folder is writable (or set APPPASS_HOME to one that is), then try again.",
                         path.display()
                     ),
-                )
+                );
             }
-            C::DiskFull => {
-                return Failure::new(
-                    Code::StorageFailure,
-                    format!("The disk holding {} is full. Free some space, then try again.", path.display()),
-                )
-            }
+            C::DiskFull => return crate::fsutil::disk_full(path),
             C::DatabaseBusy | C::DatabaseLocked => {
                 return Failure::new(
                     Code::StorageFailure,
@@ -94,18 +110,182 @@ fn sql_failure(path: &Path, e: rusqlite::Error) -> Failure {
     )
 }
 
+/// Refuses, before SQLite sees it, a file that cannot be a vault: not a SQLite file, cut inside
+/// its header, or emptied while the data directory shows that a vault existed (a last good copy,
+/// audit lines). SQLite would take an empty file for a new database and start an empty vault.
+fn check_file(path: &Path) -> Result<(), Failure> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // Unreadable: SQLite's own error explains it.
+        Err(_) => return Ok(()),
+    };
+    let mut head = Vec::with_capacity(100);
+    if let Err(e) = file.by_ref().take(100).read_to_end(&mut head) {
+        return Err(crate::fsutil::storage_failure(path, e));
+    }
+    if head.is_empty() {
+        let nonempty =
+            |name: &str| std::fs::metadata(path.with_file_name(name)).is_ok_and(|m| m.len() > 0);
+        if nonempty(crate::profile::LAST_GOOD_FILE) || nonempty("audit.jsonl") {
+            return Err(damaged(path, "the file is empty (0 bytes)"));
+        }
+        return Ok(());
+    }
+    if !head.starts_with(&SQLITE_MAGIC[..head.len().min(16)]) {
+        return Err(damaged(path, "it is not a SQLite database"));
+    }
+    if head.len() < 100 {
+        return Err(damaged(
+            path,
+            &format!(
+                "the file ends after {} bytes, inside its header",
+                head.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Db {
+    /// Opens (creating if needed) the database for reading and writing. On a full or read-only
+    /// disk it opens read-only instead, so that `list` and `get` keep working; every write then
+    /// fails with the disk's problem. A damaged file is refused before anything is written to it.
     pub fn open(path: &Path) -> Result<Db, Failure> {
-        let conn = Connection::open(path).map_err(|e| sql_failure(path, e))?;
+        check_file(path)?;
+        let rw = Connection::open(path)
+            .map_err(|e| sql_failure(path, e))
+            .and_then(|conn| {
+                let db = Db {
+                    conn,
+                    read_only: None,
+                };
+                db.setup(path)?;
+                Ok(db)
+            });
+        match rw {
+            Err(f) if f.code == Code::StorageFailure && path.exists() => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                match crate::fsutil::write_problem(dir) {
+                    Some(problem) => Db::open_read_only(path, problem),
+                    None => Err(f),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Read-only, with `problem` as every write's answer. SQLite reads a WAL database without
+    /// writing when its `-shm` and `-wal` files exist; when they do not (they are removed when the
+    /// last connection closes) and cannot be created, the file is read as immutable, which is
+    /// exact when no WAL holds changes.
+    fn open_read_only(path: &Path, problem: Failure) -> Result<Db, Failure> {
+        use rusqlite::OpenFlags as F;
+        let flags = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_URI | F::SQLITE_OPEN_NO_MUTEX;
+        let plain = Connection::open_with_flags(path, flags).and_then(|c| {
+            c.query_row("PRAGMA user_version", [], |_| Ok(()))
+                .map(|()| c)
+        });
+        let conn = match plain {
+            Ok(conn) => conn,
+            Err(_) => {
+                let mut wal = path.as_os_str().to_owned();
+                wal.push("-wal");
+                if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                    // Changes wait in the WAL: reading the file alone would miss them.
+                    return Err(problem);
+                }
+                Connection::open_with_flags(
+                    format!("file:{}?mode=ro&immutable=1", uri_path(path)),
+                    flags,
+                )
+                .map_err(|_| problem.clone())?
+            }
+        };
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| sql_failure(path, e))?;
-        let db = Db { conn };
-        db.setup(path)?;
+        let db = Db {
+            conn,
+            read_only: Some(problem.clone()),
+        };
+        db.check(path)?;
+        let version = db.version().map_err(|e| sql_failure(path, e))?;
+        if version != SCHEMA_VERSION {
+            // New, or from an older apppass: it needs writing before it can be read.
+            return Err(problem);
+        }
         Ok(db)
+    }
+
+    /// Whether the database file at `path` is damaged, found without writing to it: `Some` with
+    /// the `DataCorrupt` failure that opening it gives; `None` when it is a readable vault (or
+    /// missing). Other failures (an unreadable disk) are errors.
+    pub fn damage(path: &Path) -> Result<Option<Failure>, Failure> {
+        match Db::open_existing(path) {
+            Ok(_) => Ok(None),
+            Err(f) if f.code == Code::DataCorrupt => Ok(Some(f)),
+            Err(f) => Err(f),
+        }
+    }
+
+    /// Opens an existing database read-only, checks it, and counts its entries. A file that is
+    /// SQLite but holds no vault is damaged too.
+    pub fn open_existing(path: &Path) -> Result<(Db, u64), Failure> {
+        use rusqlite::OpenFlags as F;
+        check_file(path)?;
+        if !path.exists() {
+            return Err(Failure::new(
+                Code::NotFound,
+                format!("There is no vault database at {}.", path.display()),
+            ));
+        }
+        let conn =
+            Connection::open_with_flags(path, F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| sql_failure(path, e))?;
+        let db = Db {
+            conn,
+            read_only: Some(Failure::new(
+                Code::Internal,
+                "A database opened for checking is not written.",
+            )),
+        };
+        db.check(path)?;
+        let count = db
+            .conn
+            .query_row("SELECT count(*) FROM entries", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| match sql_failure(path, e) {
+                f if f.code == Code::Internal => damaged(path, &f.message),
+                f => f,
+            })?;
+        Ok((db, count.max(0) as u64))
+    }
+
+    /// Why the database is read-only, if it is.
+    pub fn read_only(&self) -> Option<&Failure> {
+        self.read_only.as_ref()
+    }
+
+    /// SQLite's own consistency check (b-trees, pages), before anything is written.
+    fn check(&self, path: &Path) -> Result<(), Failure> {
+        let result: Vec<String> = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| sql_failure(path, e))?;
+        if result.len() == 1 && result[0] == "ok" {
+            return Ok(());
+        }
+        let first = result.first().cloned().unwrap_or_default();
+        Err(damaged(path, &format!("check failed: {first}")))
     }
 
     fn setup(&self, path: &Path) -> Result<(), Failure> {
         let err = |e| sql_failure(path, e);
+        self.conn
+            .busy_timeout(Duration::from_secs(10))
+            .map_err(err)?;
+        self.check(path)?;
         // journal_mode returns a row; WAL persists in the file once set.
         let mode: String = self
             .conn
@@ -286,7 +466,42 @@ impl Db {
     }
 
     pub fn failure(&self, path: &Path, e: rusqlite::Error) -> Failure {
+        if let (Some(problem), rusqlite::Error::SqliteFailure(f, _)) = (&self.read_only, &e) {
+            if f.code == rusqlite::ErrorCode::ReadOnly {
+                return problem.clone();
+            }
+        }
         sql_failure(path, e)
+    }
+
+    /// Writes a consistent copy of the database to `dest` (metadata only, as in the database;
+    /// 0600), replacing the previous copy atomically, and only if the database passes SQLite's
+    /// check: a damaged database never overwrites the last good copy.
+    pub fn save_copy(&self, path: &Path, dest: &Path) -> Result<(), Failure> {
+        self.check(path)?;
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let (tmp, file) =
+            crate::fsutil::tempfile_in(dir).map_err(|e| crate::fsutil::storage_failure(dest, e))?;
+        drop(file);
+        let result = (|| {
+            // VACUUM INTO accepts an existing empty file, so the copy keeps the 0600 it was made with.
+            self.conn
+                .execute("VACUUM INTO ?1", params![tmp.to_string_lossy()])
+                .map_err(|e| sql_failure(dest, e))?;
+            let io = |e| crate::fsutil::storage_failure(dest, e);
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(io)?;
+            std::fs::rename(&tmp, dest).map_err(io)?;
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
     }
 }
 
@@ -314,4 +529,19 @@ fn row_to_entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
         notes: r.get(9)?,
         servers: servers.and_then(|s| serde_json::from_str::<ServerSettings>(&s).ok()),
     })
+}
+
+/// A path as the path part of an SQLite `file:` URI: every byte but letters, digits, `/` and
+/// `-._~` percent-encoded (so `?`, `#` and `%` in a folder name stay part of the path).
+pub(crate) fn uri_path(path: &Path) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }

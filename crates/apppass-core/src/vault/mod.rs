@@ -18,6 +18,7 @@
 pub mod db;
 pub mod file_store;
 mod health;
+mod recover;
 mod rotation;
 mod search;
 pub mod store;
@@ -39,6 +40,7 @@ use crate::secret::Secret;
 
 use db::Db;
 pub use health::{HealthReport, StaleEntry};
+pub use recover::{restore_last_good, Restored};
 pub use search::SearchIndex;
 use store::{SecretKey, SecretStore};
 
@@ -189,14 +191,25 @@ pub struct Vault {
     clock: Arc<dyn Clock>,
     audit: AuditLog,
     repaired_at_open: u64,
+    /// The last audit line that could not be written (a full disk), for the caller to mention.
+    audit_problem: std::cell::RefCell<Option<Failure>>,
 }
 
-/// Holds the profile's lock file; released on drop (or by the OS if the process dies).
-struct WriteLock(std::fs::File);
+/// Holds the profile's lock file; released on drop (or by the OS if the process dies). Before
+/// releasing it, if the database changed meanwhile, refreshes the last good copy (best effort: a
+/// full disk keeps the previous copy).
+struct WriteLock<'v> {
+    file: std::fs::File,
+    vault: &'v Vault,
+    changes: u64,
+}
 
-impl Drop for WriteLock {
+impl Drop for WriteLock<'_> {
     fn drop(&mut self) {
-        let _ = self.0.unlock();
+        if self.vault.db.conn().total_changes() != self.changes {
+            let _ = self.vault.save_last_good();
+        }
+        let _ = self.file.unlock();
     }
 }
 
@@ -219,12 +232,21 @@ impl Vault {
             clock,
             audit,
             repaired_at_open: 0,
+            audit_problem: std::cell::RefCell::new(None),
         };
+        if vault.db.read_only().is_some() {
+            // A full or read-only disk: reading works, repairs wait until it is writable.
+            return Ok(vault);
+        }
         if !vault.unfinished()?.is_empty() {
             // Best effort: a locked keyring must not stop `list`; the rows wait for next time.
             if let Ok(n) = vault.repair() {
                 vault.repaired_at_open = n;
             }
+        }
+        if !vault.profile.last_good_path().exists() {
+            // A vault from before the copy existed (or whose copy was deleted) gets one now.
+            let _ = vault.save_last_good();
         }
         Ok(vault)
     }
@@ -252,7 +274,19 @@ impl Vault {
         self.db.failure(&self.profile.database_path(), e)
     }
 
-    fn lock(&self) -> Result<WriteLock, Failure> {
+    /// Saves the last good copy of the database (see `recover.rs`).
+    fn save_last_good(&self) -> Result<(), Failure> {
+        self.db.save_copy(
+            &self.profile.database_path(),
+            &self.profile.last_good_path(),
+        )
+    }
+
+    fn lock(&self) -> Result<WriteLock<'_>, Failure> {
+        if let Some(problem) = self.db.read_only() {
+            // A full or read-only disk: say so, rather than what the lock file's open says.
+            return Err(problem.clone());
+        }
         let path = self.profile.lock_path();
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -261,7 +295,11 @@ impl Vault {
             .open(&path)
             .map_err(|e| storage_failure(&path, e))?;
         file.lock().map_err(|e| storage_failure(&path, e))?;
-        Ok(WriteLock(file))
+        Ok(WriteLock {
+            file,
+            vault: self,
+            changes: self.db.conn().total_changes(),
+        })
     }
 
     /// Rows an interrupted process left: (id, `pending` | `removing` | `rotating`).
@@ -274,11 +312,20 @@ impl Vault {
     }
 
     fn audit(&self, action: Action, entry: &str, id: &str, outcome: Result<(), Code>) {
-        // The audit line follows the change; failing to write it must not undo a committed change,
-        // and the caller has no better place to report it.
-        let _ = self
+        // The audit line follows the change; failing to write it must not undo a committed change
+        // (nor stop a mail client's `get`): it is kept for the caller to mention
+        // ([`Vault::audit_problem`]).
+        if let Err(e) = self
             .audit
-            .record(self.clock.now(), action, entry, id, outcome);
+            .record(self.clock.now(), action, entry, id, outcome)
+        {
+            *self.audit_problem.borrow_mut() = Some(e);
+        }
+    }
+
+    /// Why the last audit line could not be written (e.g. a full disk), if one could not.
+    pub fn audit_problem(&self) -> Option<Failure> {
+        self.audit_problem.borrow().clone()
     }
 
     /// Rolls back unfinished adds, finishes unfinished removals, and finishes or drops unfinished
@@ -288,10 +335,7 @@ impl Vault {
         let mut fixed = 0;
         // A rotation killed between the store and the database: the store decides.
         for (id, new_fingerprint) in rotation::unfinished(&self.db).map_err(|e| self.sql(e))? {
-            let stored = self
-                .store
-                .get(&self.key(&id))
-                .map_err(|e| e.to_failure())?;
+            let stored = self.store.get(&self.key(&id)).map_err(|e| e.to_failure())?;
             let reached_store = match stored {
                 Some(secret) => self.fingerprint(&secret)? == new_fingerprint,
                 None => false,
