@@ -109,8 +109,13 @@ and exits with a status from the table in `apppass --help` (3 not found, 4 no ke
     /// Check the store and the data, repair unfinished changes, remove orphaned passwords
     #[command(after_help = "\
 Exits 0 once the checks have run; if the store cannot be reached, the report says why and
-the exit status is that failure's (4 no keyring, 5 locked).")]
-    Doctor(JsonFlag),
+the exit status is that failure's (4 no keyring, 5 locked).
+
+When the vault database is damaged (exit 6, DataCorrupt), `apppass doctor --restore` keeps the
+damaged file as vault.sqlite3.damaged-TIME and puts back the last good copy of the entry list
+(vault-last-good.sqlite3, saved after every change). Passwords of entries added after that copy
+stay in the keyring and are listed, not deleted; a plain `apppass doctor` would delete them.")]
+    Doctor(DoctorArgs),
 
     /// Sign in to the entry's mail servers with its password, to check that it works
     #[command(after_help = TEST_HELP)]
@@ -285,6 +290,17 @@ pub enum ExportFormatArg {
     Neomutt,
     /// aerc account (source-cred-cmd, outgoing-cred-cmd)
     Aerc,
+}
+
+/// `apppass doctor`.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct DoctorArgs {
+    /// Put back the last good copy of a damaged vault database (the damaged file is kept)
+    #[arg(long)]
+    pub restore: bool,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone, Copy)]

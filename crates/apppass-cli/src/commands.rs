@@ -46,6 +46,7 @@ pub fn run(command: Command) -> Result<u8, Failure> {
         Command::Rotate { name, mark_only } => rotate(&profile, &name, mark_only),
         Command::Health(f) => health(&profile, f.json),
         Command::Audit { last, json } => audit(&profile, last, json.json),
+        Command::Doctor(f) if f.restore => restore(&profile, f.json),
         Command::Doctor(f) => doctor(&profile, f.json),
         Command::Test(args) => test(&profile, args),
         Command::Settings { action, json } => match action {
@@ -211,6 +212,13 @@ fn get(profile: &Profile, name: &str) -> Result<u8, Failure> {
     line.push_str(secret.expose());
     line.push('\n');
     out(&line)?;
+    if let Some(problem) = vault.audit_problem() {
+        // The password is printed all the same: a full disk must not break a mail client.
+        note(&format!(
+            "apppass: warning: this use was not recorded in the audit log. {}",
+            problem.message
+        ));
+    }
     Ok(exit::OK)
 }
 
@@ -569,6 +577,67 @@ fn doctor(profile: &Profile, json: bool) -> Result<u8, Failure> {
         Some(problem) => exit::status(problem.code),
         None => exit::OK,
     })
+}
+
+/// `apppass doctor --restore`: the last good copy of a damaged database, then what the store
+/// holds that the copy lacks (listed, never deleted here).
+fn restore(profile: &Profile, json: bool) -> Result<u8, Failure> {
+    let restored = apppass_core::vault::restore_last_good(profile, now())?;
+    let (vault, _) = open(profile)?;
+    let entries = vault.list()?;
+    let orphans = vault.orphans()?;
+    let stored = vault
+        .store()
+        .ids(&profile.namespace)
+        .map_err(|e| e.to_failure())?;
+    let missing: Vec<String> = match &stored {
+        Some(ids) => entries
+            .iter()
+            .filter(|e| !ids.contains(&e.id))
+            .map(|e| e.name.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    let orphans = orphans.unwrap_or_default();
+    if json {
+        #[derive(Serialize)]
+        struct Answer<'a> {
+            #[serde(flatten)]
+            restored: &'a apppass_core::vault::Restored,
+            unlisted_passwords: usize,
+            missing_secrets: &'a [String],
+        }
+        output::json(&Answer {
+            restored: &restored,
+            unlisted_passwords: orphans.len(),
+            missing_secrets: &missing,
+        })?;
+        return Ok(exit::OK);
+    }
+    let mut text = String::new();
+    if let Some(kept) = &restored.damaged_kept_as {
+        text.push_str(&format!("Kept the damaged database as {kept}.\n"));
+    }
+    text.push_str(&format!(
+        "Restored the last good copy of the entry list, saved {}: {} entries.\n",
+        apppass_core::clock::rfc3339(restored.copy_saved),
+        restored.entries
+    ));
+    if !orphans.is_empty() {
+        text.push_str(&format!(
+            "{} password(s) in the {} belong to no entry of the copy (added after it was saved). They are kept: find them as \"apppass: NAME\" in your keyring app (or `secret-tool search service apppass`) and add them again with `apppass add`; until then do not run `apppass doctor`, which deletes them.\n",
+            orphans.len(),
+            vault.store().describe()
+        ));
+    }
+    if !missing.is_empty() {
+        text.push_str(&format!(
+            "Entries of the copy whose password is gone (removed after the copy was saved): {}. Remove them with `apppass rm NAME`, or store the password again with `apppass rotate NAME`.\n",
+            missing.join(", ")
+        ));
+    }
+    out(&text)?;
+    Ok(exit::OK)
 }
 
 fn doctor_text(r: &DoctorReport) -> String {
