@@ -512,6 +512,50 @@ fn a_profile_that_cannot_be_set_up_is_reported_by_every_command() {
 }
 
 #[test]
+fn a_damaged_vault_database_answers_data_corrupt_with_the_file_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().to_path_buf();
+    let db = home.join("vault.sqlite3");
+    {
+        let vault = apppass_core::vault::Vault::open(
+            Profile::isolated(&home).unwrap(),
+            Box::new(MemoryStore::default()),
+            Arc::new(apppass_core::clock::SystemClock),
+            "app",
+        )
+        .unwrap();
+        vault
+            .add(
+                serde_json::from_value(new_entry("Kept", "custom")).unwrap(),
+                &Secret::from("kept-password-1"),
+            )
+            .unwrap();
+    }
+    // The app, started on the profile after its database was damaged (cut in half).
+    let clipboard = Arc::new(FakeClipboard::default());
+    let state = AppState::new(Profile::isolated(&home), Box::new(TestStores), clipboard);
+    let good = std::fs::read(&db).unwrap();
+    std::fs::write(&db, &good[..good.len() / 2]).unwrap();
+    let (_app, window) = build(state);
+    for (cmd, args) in [
+        ("vault_list", json!({})),
+        ("vault_search", json!({"query": "k"})),
+        (
+            "entry_add",
+            json!({"entry": new_entry("New", "custom"), "password": "new-password-2"}),
+        ),
+    ] {
+        let err = call_in(&window, cmd, args).unwrap_err();
+        assert_eq!(err["code"], "DataCorrupt", "{cmd}: {err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(db.to_str().unwrap()), "{message}");
+        assert!(message.contains("apppass doctor --restore"), "{message}");
+        assert!(!message.contains("kept-password-1"));
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), &good[..good.len() / 2]);
+}
+
+#[test]
 fn the_capability_grants_only_the_apps_commands_to_the_main_window() {
     let app = start();
     // The webview may not open URLs itself: provider pages are opened from Rust.

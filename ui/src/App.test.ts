@@ -80,4 +80,25 @@ describe('the app', () => {
     expect(await screen.findByTestId('store-section')).toBeInTheDocument();
     await vi.waitFor(() => expect(screen.getByTestId('store-passphrase')).toBeInTheDocument());
   });
+
+  it('shows a damaged vault database as a readable notice, not the wizard or a blank screen', async () => {
+    const backend = fakeBackend([]);
+    const message =
+      'The vault database /home/ann/.local/share/apppass/vault.sqlite3 is damaged (database disk image is malformed); apppass has not changed it. Run `apppass doctor --restore`: it keeps the damaged file under a new name and puts back the last good copy of the entry list.';
+    backend.fail('vault_list', { code: 'DataCorrupt', message });
+    render(App);
+    const failure = await screen.findByTestId('vault-failure');
+    expect(failure).toHaveTextContent('vault.sqlite3 is damaged');
+    expect(failure).toHaveTextContent('apppass doctor --restore');
+    expect(failure).toHaveTextContent('DataCorrupt');
+    expect(failure).toHaveAttribute('role', 'alert');
+    // A damaged vault is not an empty one: no wizard, no "add your first password".
+    expect(screen.queryByTestId('wizard')).toBeNull();
+    expect(screen.queryByTestId('empty-state')).toBeNull();
+    // The navigation stays usable, and "Try again" asks again.
+    expect(screen.getByTestId('nav-account')).toBeEnabled();
+    const before = backend.called('vault_list').length;
+    await fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    await vi.waitFor(() => expect(backend.called('vault_list').length).toBeGreaterThan(before));
+  });
 });
