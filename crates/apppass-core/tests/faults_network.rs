@@ -130,7 +130,14 @@ async fn fails<T: std::fmt::Debug>(
     let took = start.elapsed();
     match r {
         Ok(v) => panic!("{what}: expected a failure, got {v:?}"),
-        Err(failure) => (failure, took),
+        Err(failure) => {
+            // The evidence, in the test's output (no token: `clear` checks each message).
+            eprintln!(
+                "{what}: {:?} after {took:.1?}: {}",
+                failure.code, failure.message
+            );
+            (failure, took)
+        }
     }
 }
 
@@ -586,5 +593,393 @@ mod graph_faults {
             before.expose()
         );
         signin.sign_out().await.unwrap();
+    }
+}
+
+// ---- d. the bridge: Dovecot unreachable, silent or cut; the token endpoint down -------------------
+
+mod bridge_faults {
+    use super::*;
+    use apppass_core::bridge::{
+        self, Bridge, BridgeConfig, BridgeSettings, Listen, LocalCert, Running, SignInTokens,
+        Status, VaultBook,
+    };
+    use apppass_core::catalog::Protocol;
+    use apppass_core::vault::{Security, Server, Vault};
+    use base64::Engine as _;
+    use support::bridge::Imap;
+    use support::dovecot::{start_oauth2, Dovecot, ANN};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+
+    struct World {
+        p: Proxied,
+        dovecot: Dovecot,
+        imap: FaultProxy,
+        pop: FaultProxy,
+        smtp: FaultProxy,
+        running: Running,
+        status: Arc<Status>,
+        signin: Arc<SignIn>,
+        user: String,
+        password: Secret,
+        _dirs: (tempfile::TempDir, tempfile::TempDir),
+    }
+
+    async fn world() -> World {
+        let p = proxied_provider().await;
+        // Dovecot asks the provider about tokens directly (its own address): only apppass's
+        // side goes through the proxy.
+        let dovecot = start_oauth2(&p.harness.introspection.as_json());
+        let store = store();
+        let s = oidc::sign_in(&p.harness.issuer, &["mail"], store.clone()).await;
+        let signin = Arc::new(SignIn::new(profile(&s.dir), store.clone(), deps(SHORT)));
+
+        let vault_dir = tempfile::tempdir().unwrap();
+        let vault_profile = Profile::isolated(vault_dir.path()).unwrap();
+        let (data_dir, namespace) = (
+            vault_profile.data_dir.clone(),
+            vault_profile.namespace.clone(),
+        );
+        let vault_store: Box<dyn SecretStore> = if support::keyring::available() {
+            Box::new(KeyringStore::open().unwrap())
+        } else {
+            Box::new(Memory::default())
+        };
+        let vault = Vault::open(vault_profile, vault_store, Arc::new(SystemClock), "cli").unwrap();
+        let (entry, password) = bridge::clients::add(
+            &vault,
+            &BridgeSettings::default(),
+            "Thunderbird on laptop",
+            "thunderbird",
+        )
+        .unwrap();
+        let cert_store = Memory::default();
+        let cert = LocalCert::load_or_create(&cert_store, &namespace, &data_dir).unwrap();
+
+        let target = |port: u16| socket_of(&format!("http://127.0.0.1:{port}"));
+        let imap = FaultProxy::start(target(dovecot.imaps)).await;
+        let pop = FaultProxy::start(target(dovecot.pop3s)).await;
+        let smtp = FaultProxy::start(target(dovecot.submissions)).await;
+        let server = |proxy: &FaultProxy| {
+            Some(Server {
+                host: dovecot.host.clone(),
+                port: proxy.port(),
+                security: Security::Tls,
+            })
+        };
+        let scopes = vec!["mail".to_string()];
+        let config = BridgeConfig {
+            imap: server(&imap),
+            pop: server(&pop),
+            smtp: server(&smtp),
+            scopes: scopes.clone(),
+            listen: Listen::ephemeral(),
+            ca_file: Some(dovecot.ca_file.clone()),
+            penalty_base: Duration::from_millis(50),
+            penalty_max: Duration::from_secs(1),
+            protocol_log: None,
+            upstream_timeout: SHORT,
+        };
+        let status = Arc::new(Status::default());
+        let running = Bridge::start(
+            config,
+            Arc::new(VaultBook::new(vault)),
+            Arc::new(SignInTokens::new(signin.clone(), scopes)),
+            status.clone(),
+            &cert,
+        )
+        .await
+        .unwrap_or_else(|f| panic!("the bridge starts: {}", f.message));
+        World {
+            p,
+            dovecot,
+            imap,
+            pop,
+            smtp,
+            running,
+            status,
+            signin,
+            user: entry.account,
+            password,
+            _dirs: (s.dir, vault_dir),
+        }
+    }
+
+    impl World {
+        fn port(&self, protocol: Protocol) -> u16 {
+            self.running.port(protocol, false).unwrap()
+        }
+
+        /// A new IMAP client's LOGIN: the tagged answer and how long it took.
+        async fn imap_login(&self) -> (Imap, String, Duration) {
+            let mut c = Imap::plain(self.port(Protocol::Imap)).await;
+            let start = Instant::now();
+            let answer = c.login(&self.user, &self.password).await;
+            eprintln!("IMAP LOGIN after {:.1?}: {answer}", start.elapsed());
+            (c, answer, start.elapsed())
+        }
+
+        /// The newest error in the bridge's status.
+        fn last_error(&self) -> (Code, String) {
+            let snap = self.status.snapshot();
+            let e = snap.errors.first().expect("an error in the status");
+            (e.code, e.message.clone())
+        }
+
+        fn refresh_token(&self) -> Secret {
+            self.signin.stored_refresh_token().unwrap().expect("kept")
+        }
+
+        /// The bridge is still up: every listener accepts.
+        async fn listening(&self) {
+            let snap = self.status.snapshot();
+            assert!(snap.running);
+            for l in &snap.listeners {
+                TcpStream::connect(("127.0.0.1", l.port))
+                    .await
+                    .unwrap_or_else(|e| panic!("{l:?} stopped listening: {e}"));
+            }
+        }
+    }
+
+    /// One line from a line-based client (POP3, SMTP), bounded.
+    async fn line(io: &mut BufReader<TcpStream>) -> String {
+        let mut l = String::new();
+        tokio::time::timeout(SHORT * 3, io.read_line(&mut l))
+            .await
+            .expect("the bridge answers in time")
+            .unwrap();
+        l.trim_end().to_string()
+    }
+
+    async fn say(io: &mut BufReader<TcpStream>, text: &str) {
+        io.get_mut()
+            .write_all(format!("{text}\r\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// POP3 USER/PASS through the bridge: the answer to PASS.
+    async fn pop_login(w: &World) -> String {
+        let tcp = TcpStream::connect(("127.0.0.1", w.port(Protocol::Pop)))
+            .await
+            .unwrap();
+        let mut io = BufReader::new(tcp);
+        assert!(line(&mut io).await.starts_with("+OK"));
+        say(&mut io, &format!("USER {}", w.user)).await;
+        assert!(line(&mut io).await.starts_with("+OK"));
+        say(&mut io, &format!("PASS {}", w.password.expose())).await;
+        let answer = line(&mut io).await;
+        eprintln!("POP3 PASS: {answer}");
+        answer
+    }
+
+    /// SMTP EHLO + AUTH PLAIN through the bridge: the answer to AUTH.
+    async fn smtp_auth(w: &World) -> String {
+        let tcp = TcpStream::connect(("127.0.0.1", w.port(Protocol::Smtp)))
+            .await
+            .unwrap();
+        let mut io = BufReader::new(tcp);
+        assert!(line(&mut io).await.starts_with("220"));
+        say(&mut io, "EHLO client.test").await;
+        loop {
+            let l = line(&mut io).await;
+            assert!(l.starts_with("250"), "{l}");
+            if l.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        }
+        let plain = base64::engine::general_purpose::STANDARD.encode(format!(
+            "\0{}\0{}",
+            w.user,
+            w.password.expose()
+        ));
+        say(&mut io, &format!("AUTH PLAIN {plain}")).await;
+        let answer = line(&mut io).await;
+        eprintln!("SMTP AUTH: {answer}");
+        answer
+    }
+
+    /// SELECT INBOX and FETCH message 1's body: its size (the literal's length), checked whole.
+    async fn fetch_whole(c: &mut Imap) -> usize {
+        let (ok, _) = c.command("s1", "SELECT INBOX").await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        c.send("f1 FETCH 1 BODY[]").await;
+        let head = c.line().await.expect("FETCH data");
+        let size: usize = head
+            .rsplit('{')
+            .next()
+            .and_then(|s| s.trim_end_matches('}').parse().ok())
+            .unwrap_or_else(|| panic!("a literal: {head}"));
+        let mut body = vec![0u8; size];
+        tokio::time::timeout(SHORT * 3, c.io.read_exact(&mut body))
+            .await
+            .expect("the whole literal in time")
+            .unwrap();
+        let (ok, _) = c.until("f1").await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        size
+    }
+
+    #[tokio::test]
+    async fn the_bridge_answers_every_upstream_fault_clearly_and_serves_the_next_client() {
+        let w = world().await;
+        // Committed state: a big message in ann's mailbox, a working bridge session.
+        let body: String = (0..6000)
+            .map(|i| format!("line {i:05} of a message big enough to be cut half-way\n"))
+            .collect();
+        support::bridge::deliver(&w.dovecot, ANN, "fault test", &body).await;
+        let (mut c, ok, _) = w.imap_login().await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        let size = fetch_whole(&mut c).await;
+        assert!(size > body.len(), "{size}");
+        drop(c);
+        let rt = w.refresh_token();
+
+        // 1. Dovecot unreachable (connections refused).
+        w.imap.down().await;
+        let (_c, answer, took) = w.imap_login().await;
+        assert!(
+            answer.starts_with("NO [UNAVAILABLE] apppass cannot sign in to the mail server")
+                && answer.contains("cannot be reached")
+                && answer.contains("Check the network"),
+            "{answer}"
+        );
+        assert!(took < Duration::from_secs(2), "took {took:?}");
+        assert_eq!(w.last_error().0, Code::Offline, "{:?}", w.last_error());
+        w.imap.pass().await;
+
+        // 2. Dovecot accepts and never greets.
+        w.imap.set(Fault::Hold);
+        let (_c, answer, took) = w.imap_login().await;
+        assert!(
+            answer.starts_with("NO [UNAVAILABLE]")
+                && answer.contains(&format!("did not answer within {} s", SHORT.as_secs())),
+            "{answer}"
+        );
+        assert!(
+            took >= SHORT && took < SHORT + Duration::from_secs(2),
+            "took {took:?}"
+        );
+        assert_eq!(w.last_error().0, Code::NetworkTimeout);
+        w.imap.pass().await;
+
+        // 3. The connection to Dovecot reset in the middle of a FETCH: the client's connection
+        // is closed at once (a BYE cannot be put inside a literal), and no tagged OK comes.
+        let (mut c, ok, _) = w.imap_login().await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        let (ok, _) = c.command("s1", "SELECT INBOX").await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        w.imap.set(Fault::CutResponseAfter(8 * 1024));
+        c.send("f1 FETCH 1 BODY[]").await;
+        let start = Instant::now();
+        let mut got = Vec::new();
+        tokio::time::timeout(SHORT * 2, c.io.read_to_end(&mut got))
+            .await
+            .expect("the bridge closes the client's connection in time")
+            .ok();
+        assert!(start.elapsed() < SHORT, "{:?}", start.elapsed());
+        assert!(got.len() < size, "{} of {size} bytes came", got.len());
+        assert!(!String::from_utf8_lossy(&got).contains("f1 OK"));
+        w.imap.pass().await;
+
+        // The bridge serves the next client, whole.
+        let (mut c, ok, _) = w.imap_login().await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        assert_eq!(fetch_whole(&mut c).await, size);
+        drop(c);
+        w.listening().await;
+
+        // 4. The token endpoint unreachable while Dovecot refuses the cached access token (the
+        // provider expired it): the bridge needs a refresh and cannot get one.
+        for (fault, code, words) in [
+            ("down", Code::Offline, "Cannot reach 127.0.0.1"),
+            (
+                "path=/token&status=503&body=json&retry_after=30",
+                Code::ServiceUnavailable,
+                "HTTP 503",
+            ),
+            (
+                "path=/token&hang=1",
+                Code::NetworkTimeout,
+                "did not answer in time",
+            ),
+        ] {
+            // (After a failed refresh the bridge still holds the expired one.)
+            w.p.harness.expire_access_tokens().await;
+            if fault == "down" {
+                w.p.proxy.down().await;
+            } else {
+                w.p.harness.fail(fault).await;
+            }
+            let (_c, answer, took) = w.imap_login().await;
+            assert!(
+                answer.starts_with("NO [UNAVAILABLE] apppass cannot sign in to the mail server")
+                    && answer.contains(words),
+                "{fault}: {answer}"
+            );
+            assert!(
+                took < SHORT + Duration::from_secs(2),
+                "{fault}: took {took:?}"
+            );
+            assert!(!answer.contains(rt.expose()));
+            let (c, m) = w.last_error();
+            assert_eq!(c, code, "{fault}: {m}");
+            // Nothing lost: the same refresh token, still signed in.
+            assert_eq!(w.refresh_token().expose(), rt.expose(), "{fault}");
+            assert_eq!(
+                w.signin.account().unwrap().unwrap().state,
+                SessionState::Active
+            );
+            assert!(!w.status.snapshot().signin_required, "{fault}");
+            if fault == "down" {
+                w.p.proxy.pass().await;
+            } else {
+                w.p.harness.fail_clear().await;
+            }
+        }
+        // POP3 and SMTP with the token endpoint down: their "try again later" replies.
+        w.p.harness.expire_access_tokens().await;
+        w.p.proxy.down().await;
+        let answer = pop_login(&w).await;
+        assert!(
+            answer
+                .starts_with("-ERR [SYS/TEMP] apppass cannot sign in to the mail server right now"),
+            "{answer}"
+        );
+        let answer = smtp_auth(&w).await;
+        assert!(answer.starts_with("454 4.7.0"), "{answer}");
+        w.p.proxy.pass().await;
+
+        // 5. POP3 and SMTP with Dovecot unreachable.
+        w.pop.down().await;
+        w.smtp.down().await;
+        let answer = pop_login(&w).await;
+        assert!(answer.starts_with("-ERR [SYS/TEMP]"), "{answer}");
+        assert_eq!(w.last_error().0, Code::Offline);
+        let answer = smtp_auth(&w).await;
+        assert!(answer.starts_with("454 4.7.0"), "{answer}");
+        assert_eq!(w.last_error().0, Code::Offline);
+        w.pop.pass().await;
+        w.smtp.pass().await;
+
+        // Everything back: the same refresh token refreshes, every protocol signs in, the
+        // message is whole, the bridge kept running throughout.
+        let (mut c, ok, _) = w.imap_login().await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        assert_eq!(fetch_whole(&mut c).await, size);
+        assert_ne!(
+            w.refresh_token().expose(),
+            rt.expose(),
+            "refreshed and rotated"
+        );
+        assert!(pop_login(&w).await.starts_with("+OK"));
+        assert!(smtp_auth(&w).await.starts_with("235"));
+        w.listening().await;
+        let snap = w.status.snapshot();
+        assert!(!snap.signin_required);
+        assert!(snap.counters.upstream_failures >= 8, "{:?}", snap.counters);
+        assert!(snap.errors.iter().all(|e| !e.message.contains(rt.expose())));
     }
 }
