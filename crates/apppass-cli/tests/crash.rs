@@ -1,7 +1,9 @@
-//! Crash safety of the CLI against the real keyring: 200 `apppass add` / `apppass rm` processes,
-//! a random half of them killed with SIGKILL at a random moment. Afterwards every operation that
-//! reported success holds, nothing that was never committed is listed, every listed entry reads
-//! back its exact password, and `doctor` finds no orphan and no missing secret.
+//! Crash safety of the CLI against the real keyring: 200 `apppass add` / `apppass rotate` /
+//! `apppass rm` processes (new passwords on stdin), a random half of them killed with SIGKILL at a
+//! random moment. Afterwards every operation that reported success holds, nothing that was never
+//! committed is listed, every listed entry reads back its exact password (after a killed rotation:
+//! exactly the old or the new one, never nothing or garbage), and `doctor` finds no orphan and no
+//! missing secret.
 //!
 //! The run is reproducible: the seed is printed, and APPPASS_CRASH_SEED=N replays it (the
 //! timing of the kills relative to the process still varies with the machine's load).
@@ -126,12 +128,16 @@ fn sigkill_during_200_adds_and_removes_loses_nothing_committed() {
     // present: committed and not removed since. maybe: the last operation on it was killed.
     let mut present: BTreeMap<String, String> = BTreeMap::new();
     let mut maybe: BTreeMap<String, String> = BTreeMap::new();
+    // A rotation killed: either password may be the one stored (name -> the other one).
+    let mut either: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut figures: BTreeMap<&str, u32> = BTreeMap::new();
     let mut unexpected = Vec::new();
 
     for i in 0..OPERATIONS {
         let candidates: Vec<String> = present.keys().chain(maybe.keys()).cloned().collect();
-        let adding = candidates.is_empty() || rng.below(100) < 60;
+        let roll = rng.below(100);
+        let adding = candidates.is_empty() || roll < 45;
+        let rotating = !adding && roll < 75;
         // Half the operations are killed: a quarter of those anywhere in 0..1.5x an add's time,
         // the rest in its second half, where the database and the keyring are written.
         let kill_after = (rng.below(100) < 50).then(|| {
@@ -173,6 +179,38 @@ fn sigkill_during_200_adds_and_removes_loses_nothing_committed() {
                     unexpected.push(format!("add {name}: exit {code}: {stderr}"));
                 }
             }
+        } else if rotating {
+            let name = candidates[rng.below(candidates.len() as u64) as usize].clone();
+            let secret = format!("rotated-{i}-{:016x}", rng.next());
+            let (outcome, stderr) = run(&h, &["rotate", &name], &secret, kill_after);
+            // The map that holds the entry's expected password (committed or maybe).
+            let slot = if present.contains_key(&name) {
+                &mut present
+            } else {
+                &mut maybe
+            };
+            match outcome {
+                Outcome::Committed => {
+                    *figures.entry("rotations committed").or_default() += 1;
+                    either.remove(&name);
+                    slot.insert(name, secret);
+                }
+                Outcome::Killed => {
+                    *figures.entry("rotations killed").or_default() += 1;
+                    // `get` must show the new password or one of those before it.
+                    if let Some(old) = slot.insert(name.clone(), secret) {
+                        either.entry(name).or_default().push(old);
+                    }
+                }
+                Outcome::Failed(3) if maybe.contains_key(&name) => {
+                    *figures.entry("rotations of never-committed").or_default() += 1;
+                    maybe.remove(&name);
+                    either.remove(&name);
+                }
+                Outcome::Failed(code) => {
+                    unexpected.push(format!("rotate {name}: exit {code}: {stderr}"));
+                }
+            }
         } else {
             let name = candidates[rng.below(candidates.len() as u64) as usize].clone();
             let (outcome, stderr) = run(&h, &["rm", &name], "", kill_after);
@@ -181,6 +219,7 @@ fn sigkill_during_200_adds_and_removes_loses_nothing_committed() {
                     *figures.entry("removes committed").or_default() += 1;
                     present.remove(&name);
                     maybe.remove(&name);
+                    either.remove(&name);
                 }
                 Outcome::Killed => {
                     *figures.entry("removes killed").or_default() += 1;
@@ -192,6 +231,7 @@ fn sigkill_during_200_adds_and_removes_loses_nothing_committed() {
                 Outcome::Failed(3) if maybe.contains_key(&name) => {
                     *figures.entry("removes of never-committed").or_default() += 1;
                     maybe.remove(&name);
+                    either.remove(&name);
                 }
                 Outcome::Failed(code) => {
                     unexpected.push(format!("rm {name}: exit {code}: {stderr}"));
@@ -220,7 +260,9 @@ fn sigkill_during_200_adds_and_removes_loses_nothing_committed() {
             "{name:?} is listed but was never committed or was removed (seed {seed})"
         );
     }
-    // Every listed entry is whole: its password reads back exactly.
+    // Every listed entry is whole: its password reads back exactly (after a killed rotation,
+    // exactly the new one or the one before).
+    let mut rotations_undone = 0;
     for name in &listed {
         let want = present.get(name).or_else(|| maybe.get(name)).unwrap();
         let out = h.cmd(["get", name]).output().unwrap();
@@ -229,11 +271,17 @@ fn sigkill_during_200_adds_and_removes_loses_nothing_committed() {
             "get {name:?}: {} (seed {seed})",
             text(&out.stderr)
         );
-        assert_eq!(
-            text(&out.stdout),
-            format!("{want}\n"),
-            "{name:?} (seed {seed})"
-        );
+        let got = text(&out.stdout);
+        let older = either.get(name).cloned().unwrap_or_default();
+        if older.iter().any(|old| got == format!("{old}\n")) {
+            rotations_undone += 1;
+        } else {
+            assert_eq!(
+                got,
+                format!("{want}\n"),
+                "{name:?}: neither the last password nor one before it {older:?} (seed {seed})"
+            );
+        }
     }
     let out = h.cmd(["doctor", "--json"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -261,6 +309,7 @@ fn sigkill_during_200_adds_and_removes_loses_nothing_committed() {
         "crash test: {OPERATIONS} operations in {:.1} s (add takes ~{} ms, kills within {} ms); {figures:?}; \
          at the end {} listed ({} committed, {killed_then_present} of {} killed ones complete), \
          {repaired} half-done operations rolled back or finished by the next process, \
+         {rotations_undone} of {} killed rotations left the old password, \
          doctor: {} unfinished, {} orphans; total {:.1} s",
         ops_time.as_secs_f64(),
         add_time.as_millis(),
@@ -268,6 +317,7 @@ fn sigkill_during_200_adds_and_removes_loses_nothing_committed() {
         listed.len(),
         present.len(),
         maybe.len(),
+        either.len(),
         report["unfinished_repaired"],
         report["orphans_removed"],
         started.elapsed().as_secs_f64(),
