@@ -13,56 +13,15 @@ mod common;
 #[path = "../../apppass-core/tests/support/dovecot.rs"]
 mod dovecot;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::bridge::Running;
 use common::oidc::{browser, provider};
 use common::*;
 use dovecot::{dovecot_oauth2, Dovecot, ANN};
-
-/// The bridge, run by `apppass bridge run --json` in the background; stopped with SIGTERM.
-struct Running {
-    child: Child,
-    listeners: serde_json::Value,
-}
-
-impl Running {
-    fn port(&self, protocol: &str, tls: bool) -> u16 {
-        self.listeners
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["protocol"] == protocol && l["implicit_tls"] == tls)
-            .unwrap_or_else(|| panic!("no {protocol} listener (tls {tls}): {}", self.listeners))
-            ["port"]
-            .as_u64()
-            .unwrap() as u16
-    }
-
-    fn stop(mut self) -> (Option<i32>, String) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let mut stderr = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
-        }
-        let code = self.child.wait().unwrap().code();
-        (code, stderr)
-    }
-}
-
-/// A test that fails half-way must not leave the bridge running.
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 fn settings(h: &Home, d: &Dovecot) {
     write_bridge_settings(h, &provider().issuer, d.imaps, d.submission, d.pop3s);
@@ -93,36 +52,7 @@ fn add(h: &Home, name: &str, client: &str) -> (String, String) {
 }
 
 fn run(h: &Home, d: &Dovecot) -> Running {
-    let mut child = h
-        .std_cmd([
-            "bridge",
-            "run",
-            "--json",
-            "--ca-file",
-            d.ca_file.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        panic!("bridge run printed no listeners: {}", text(&out.stderr))
-    };
-    Running {
-        child,
-        listeners: v["listeners"].clone(),
-    }
+    Running::start(h, &d.ca_file)
 }
 
 /// Python's imaplib as Thunderbird uses the bridge: the plain port, STARTTLS trusting the

@@ -7,10 +7,14 @@
 #![cfg(target_os = "linux")]
 
 mod common;
+#[path = "../../apppass-core/tests/support/dovecot.rs"]
+mod dovecot;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::bridge::{imap_login, Running};
+use common::oidc::{browser, provider};
 use common::*;
 
 const ENTRIES: &[(&str, &str)] = &[
@@ -83,6 +87,9 @@ fn read_back(h: &Home, extra: &[(&str, &str)]) {
     let list: serde_json::Value =
         serde_json::from_slice(&h.cmd(["list", "--json"]).output().unwrap().stdout).unwrap();
     for e in list.as_array().unwrap() {
+        if e["kind"] == "bridge" {
+            continue; // its own user name and local servers, checked by logging in
+        }
         assert_eq!(e["account"], "ann@example.com", "{e}");
         assert_eq!(e["provider"], "custom", "{e}");
         assert_eq!(
@@ -197,6 +204,89 @@ fn secret_service_gone_answers_exit_4_quickly_and_everything_is_back_after_a_res
             h.add("After restart", "custom", "after-restart-06")
                 .success();
             read_back(&h, &[("After restart", "after-restart-06")]);
+        },
+    );
+}
+
+/// The bridge, a long-running process holding one keyring connection: the Secret Service killed
+/// under it. A client's login is refused before anything goes upstream, with a reply that says
+/// why; the bridge keeps running; once the daemon is started again the same bridge process
+/// (not restarted) lets the client in, and the CLI reads everything back.
+#[test]
+fn the_bridge_outlives_the_secret_service_and_serves_again_when_it_returns() {
+    in_own_keyring(
+        "the_bridge_outlives_the_secret_service_and_serves_again_when_it_returns",
+        || {
+            let p = provider();
+            let d = dovecot::dovecot_oauth2(&p.introspection);
+            let h = Home::new();
+            write_bridge_settings(&h, &p.issuer, d.imaps, d.submission, d.pop3s);
+            let out = h
+                .cmd(["login"])
+                .env("BROWSER", browser())
+                .timeout(Duration::from_secs(90))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "login: {}", text(&out.stderr));
+            commit(&h);
+            let out = h
+                .cmd([
+                    "bridge",
+                    "add",
+                    "Thunderbird",
+                    "--client",
+                    "thunderbird",
+                    "--json",
+                ])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "bridge add: {}", text(&out.stderr));
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let (user, password) = (
+                v["username"].as_str().unwrap().to_string(),
+                v["password"].as_str().unwrap().to_string(),
+            );
+            let cert = h.path().join("bridge.pem");
+            h.cmd(["bridge", "cert", "--output", cert.to_str().unwrap()])
+                .assert()
+                .success();
+            let mut bridge = Running::start(&h, &d.ca_file);
+            let port = bridge.port("imap", false);
+            assert_eq!(imap_login(port, &cert, &user, &password), "ok");
+
+            ctl("stop");
+            let started = Instant::now();
+            let refused = imap_login(port, &cert, &user, &password);
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the refusal took {:?}",
+                started.elapsed()
+            );
+            assert!(
+                refused.starts_with("NO")
+                    && refused.contains("[UNAVAILABLE]")
+                    && refused.contains("cannot check the password now")
+                    && refused.contains("Start your desktop's keyring"),
+                "{refused}"
+            );
+            assert!(!refused.contains(&password), "{refused}");
+            assert!(bridge.alive(), "the bridge exited with the keyring");
+            // The CLI meanwhile: exit 4, as everywhere.
+            let out = run(&h, &["bridge", "list"], "");
+            one_line_failure(&out, 4);
+
+            ctl("start");
+            assert_eq!(
+                imap_login(port, &cert, &user, &password),
+                "ok",
+                "the same bridge process serves again"
+            );
+            // A wrong password is still refused as such (the check really runs again).
+            assert!(imap_login(port, &cert, &user, "not-the-password").starts_with("NO"));
+            read_back(&h, &[("Thunderbird", password.as_str())]);
+            let (code, stderr) = bridge.stop();
+            assert_eq!(code, Some(0), "{stderr}");
+            assert!(!stderr.contains(&password));
         },
     );
 }

@@ -2,6 +2,7 @@
 //! temporary folder), the keyring gate, passphrase descriptors, and scans of the data directory.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod bridge;
 pub mod oidc;
 
 use std::io::{Seek, Write};
