@@ -363,6 +363,67 @@ async fn the_products_own_limit_bounds_a_silent_provider() {
     s.signin.sign_out().await.unwrap();
 }
 
+/// A new sign-in that fails at the token endpoint (503) leaves the existing sign-in as it was.
+#[tokio::test]
+async fn a_failed_new_sign_in_keeps_the_existing_one() {
+    let s = signed_in(&[]).await;
+    let before = s.refresh_token();
+    let account = s.signin.account().unwrap().unwrap();
+    let pending = s
+        .signin
+        .begin_browser(&config(&s.p.harness.issuer))
+        .await
+        .unwrap();
+    let url = pending.url().to_string();
+    let browser = tokio::spawn(async move {
+        let b = oidc::Browser::new();
+        let callback = b.authorize(&url, oidc::Choice::Approve).await;
+        b.deliver(&callback).await
+    });
+    // The provider's pages work; only the code redemption meets the fault.
+    s.p.harness
+        .fail("path=/token&status=503&body=json&retry_after=30")
+        .await;
+    let (f, _) = fails(
+        "code redemption",
+        s.signin
+            .finish_browser(pending, &apppass_core::signin::Cancellation::new()),
+    )
+    .await;
+    assert_eq!(f.code, Code::ServiceUnavailable, "{}", f.message);
+    clear(&f, &[&before], "wait 30 s");
+    let (status, page) = browser.await.unwrap();
+    assert_ne!(status, 200, "the browser tab is told it failed: {page}");
+    assert_eq!(s.signin.account().unwrap().unwrap(), account);
+    assert_eq!(s.refresh_token().expose(), before.expose());
+    s.signin
+        .refresh()
+        .await
+        .expect("the existing sign-in works");
+    s.signin.sign_out().await.unwrap();
+}
+
+/// Signing out with the network down: the revocation cannot be sent, which the answer says; the
+/// sign-in is removed from this computer all the same (what the user asked for).
+#[tokio::test]
+async fn sign_out_with_the_network_down_says_the_revocation_was_not_sent() {
+    let s = signed_in(&[]).await;
+    s.p.proxy.down().await;
+    let out = s
+        .new_process(SHORT)
+        .sign_out()
+        .await
+        .expect("sign-out works offline");
+    assert!(!out.revoked);
+    let note = out.note.expect("a note");
+    assert!(
+        note.contains("Cannot reach") && note.contains("removed from this computer only"),
+        "{note}"
+    );
+    assert!(s.signin.account().unwrap().is_none());
+    assert!(s.signin.stored_refresh_token().unwrap().is_none());
+}
+
 // ---- b. the provider answering 5xx / 429, or holding one endpoint ---------------------------------
 
 #[tokio::test]
