@@ -106,15 +106,19 @@ and exits with a status from the table in `apppass --help` (3 not found, 4 no ke
         json: JsonFlag,
     },
 
-    /// Check the store and the data, repair unfinished changes, remove orphaned passwords
+    /// Check the store and the data, repair unfinished changes, find passwords no entry knows
     #[command(after_help = "\
 Exits 0 once the checks have run; if the store cannot be reached, the report says why and
 the exit status is that failure's (4 no keyring, 5 locked).
 
+Passwords in the keyring that no entry knows (orphans: left when the entry list was lost or
+restored) are counted and kept. `--adopt-orphans` makes an entry of each (\"Recovered password
+N\", rename it with `apppass rename`); `--remove-orphans` deletes them.
+
 When the vault database is damaged (exit 6, DataCorrupt), `apppass doctor --restore` keeps the
 damaged file as vault.sqlite3.damaged-TIME and puts back the last good copy of the entry list
 (vault-last-good.sqlite3, saved after every change). Passwords of entries added after that copy
-stay in the keyring and are listed, not deleted; a plain `apppass doctor` would delete them.")]
+stay in the keyring as orphans: adopt them with `apppass doctor --adopt-orphans`.")]
     Doctor(DoctorArgs),
 
     /// Sign in to the entry's mail servers with its password, to check that it works
@@ -296,8 +300,14 @@ pub enum ExportFormatArg {
 #[derive(Debug, Args, Clone, Copy)]
 pub struct DoctorArgs {
     /// Put back the last good copy of a damaged vault database (the damaged file is kept)
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["adopt_orphans", "remove_orphans"])]
     pub restore: bool,
+    /// Make an entry ("Recovered password N") of each password no entry knows
+    #[arg(long, conflicts_with = "remove_orphans")]
+    pub adopt_orphans: bool,
+    /// Delete the passwords no entry knows (they cannot be recovered afterwards)
+    #[arg(long)]
+    pub remove_orphans: bool,
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,

@@ -18,8 +18,8 @@ use apppass_core::{Code, Failure};
 use serde::Serialize;
 
 use crate::cli::{
-    AddArgs, Command, KindArg, ProtocolArg, SecurityArg, ServerArgs, SettingKey, SettingsAction,
-    StoreAction, TestArgs,
+    AddArgs, Command, DoctorArgs, KindArg, ProtocolArg, SecurityArg, ServerArgs, SettingKey,
+    SettingsAction, StoreAction, TestArgs,
 };
 use crate::exit;
 use crate::input;
@@ -47,7 +47,7 @@ pub fn run(command: Command) -> Result<u8, Failure> {
         Command::Health(f) => health(&profile, f.json),
         Command::Audit { last, json } => audit(&profile, last, json.json),
         Command::Doctor(f) if f.restore => restore(&profile, f.json),
-        Command::Doctor(f) => doctor(&profile, f.json),
+        Command::Doctor(f) => doctor(&profile, &f),
         Command::Test(args) => test(&profile, args),
         Command::Settings { action, json } => match action {
             None => show_settings(&profile, json.json),
@@ -565,10 +565,16 @@ fn audit(profile: &Profile, last: Option<usize>, json: bool) -> Result<u8, Failu
     Ok(exit::OK)
 }
 
-fn doctor(profile: &Profile, json: bool) -> Result<u8, Failure> {
+fn doctor(profile: &Profile, args: &DoctorArgs) -> Result<u8, Failure> {
     let (vault, _) = open(profile)?;
-    let report = vault.doctor()?;
-    if json {
+    let report = if args.adopt_orphans {
+        vault.adopt_orphans()?
+    } else if args.remove_orphans {
+        vault.remove_orphans()?
+    } else {
+        vault.doctor()?
+    };
+    if args.json {
         output::json(&report)?;
     } else {
         out(&doctor_text(&report))?;
@@ -625,7 +631,7 @@ fn restore(profile: &Profile, json: bool) -> Result<u8, Failure> {
     ));
     if !orphans.is_empty() {
         text.push_str(&format!(
-            "{} password(s) in the {} belong to no entry of the copy (added after it was saved). They are kept: find them as \"apppass: NAME\" in your keyring app (or `secret-tool search service apppass`) and add them again with `apppass add`; until then do not run `apppass doctor`, which deletes them.\n",
+            "{} password(s) in the {} belong to no entry of the copy (added after it was saved). They are kept: make entries of them with `apppass doctor --adopt-orphans` (then rename each), or find them as \"apppass: NAME\" in your keyring app.\n",
             orphans.len(),
             vault.store().describe()
         ));
@@ -650,6 +656,11 @@ fn doctor_text(r: &DoctorReport) -> String {
     } else {
         r.missing_secrets.join(", ")
     };
+    let adopted = if r.orphans_adopted.is_empty() {
+        "none".to_string()
+    } else {
+        r.orphans_adopted.join(", ")
+    };
     let rows = [
         ("store", r.store.clone()),
         ("unlocked", unlocked),
@@ -657,7 +668,9 @@ fn doctor_text(r: &DoctorReport) -> String {
         ("schema version", r.schema_version.to_string()),
         ("entries", r.entries.to_string()),
         ("unfinished repaired", r.unfinished_repaired.to_string()),
+        ("orphans kept", r.orphans_kept.to_string()),
         ("orphans removed", r.orphans_removed.to_string()),
+        ("orphans adopted", adopted),
         ("missing secrets", missing),
     ];
     let mut text: String = rows
@@ -668,6 +681,12 @@ fn doctor_text(r: &DoctorReport) -> String {
         text.push_str(
             "Store the password again for each missing one with `apppass rotate NAME`.\n",
         );
+    }
+    if r.orphans_kept > 0 {
+        text.push_str(&format!(
+            "{} password(s) in the keyring belong to no entry (the entry list was lost or restored). They are kept: `apppass doctor --adopt-orphans` makes an entry of each, `apppass doctor --remove-orphans` deletes them.\n",
+            r.orphans_kept
+        ));
     }
     text
 }

@@ -594,11 +594,56 @@ fn missing_secret_and_orphans_are_found_by_doctor() {
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["missing_secrets"], serde_json::json!(["Loses"]));
-    assert_eq!(report["orphans_removed"], 1);
-    assert!(secret_tool_user(&format!("{namespace}/0123456789abcdef0123456789abcdef")).is_none());
-    let again: serde_json::Value =
-        serde_json::from_slice(&h.cmd(["doctor", "--json"]).output().unwrap().stdout).unwrap();
-    assert_eq!(again["orphans_removed"], 0);
+    // The stray password may be the last copy of one whose entry was lost: kept, and the text
+    // says how to adopt or remove it.
+    assert_eq!(report["orphans_kept"], 1);
+    assert_eq!(report["orphans_removed"], 0);
+    let stray = format!("{namespace}/0123456789abcdef0123456789abcdef");
+    assert!(secret_tool_user(&stray).is_some());
+    let table = text(&h.cmd(["doctor"]).output().unwrap().stdout);
+    assert!(
+        table.contains("orphans kept:        1") && table.contains("--adopt-orphans"),
+        "{table}"
+    );
+    let adopted: serde_json::Value = serde_json::from_slice(
+        &h.cmd(["doctor", "--adopt-orphans", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        adopted["orphans_adopted"],
+        serde_json::json!(["Recovered password 1"])
+    );
+    assert_eq!(text(&get(&h, "Recovered password 1").stdout), "stray\n");
+    h.cmd(["rm", "Recovered password 1"]).assert().success();
+    assert!(secret_tool_user(&stray).is_none());
+    // --remove-orphans deletes what no entry knows, and only that.
+    let mut store = Command::new("secret-tool")
+        .args([
+            "store",
+            "--label=apppass: lost",
+            "service",
+            "apppass",
+            "username",
+            &stray,
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    store.stdin.take().unwrap().write_all(b"stray").unwrap();
+    assert!(store.wait().unwrap().success());
+    let removed: serde_json::Value = serde_json::from_slice(
+        &h.cmd(["doctor", "--remove-orphans", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(removed["orphans_removed"], 1);
+    assert_eq!(removed["orphans_kept"], 0);
+    assert!(secret_tool_user(&stray).is_none());
 
     // Storing it again repairs the entry.
     h.cmd(["rotate", "Loses"])

@@ -168,7 +168,10 @@ fn an_orphaned_keyring_item_is_found_and_removed_by_doctor() {
         .unwrap();
     assert!(status.success());
     let report = vault.doctor().unwrap();
-    assert_eq!(report.orphans_removed, 1);
+    assert_eq!((report.orphans_kept, report.orphans_removed), (1, 0));
+    assert!(secret_tool_item(&format!("{ns}/0123456789abcdef")).is_some());
+    let report = vault.remove_orphans().unwrap();
+    assert_eq!((report.orphans_kept, report.orphans_removed), (0, 1));
     assert!(secret_tool_item(&format!("{ns}/0123456789abcdef")).is_none());
     assert_eq!(
         vault.secret("Kept", Access::Reveal).unwrap().1.expose(),

@@ -67,7 +67,7 @@ fn damaged(path: &Path, what: &str) -> Failure {
     Failure::new(
         Code::DataCorrupt,
         format!(
-            "The vault database {} is damaged ({what}); apppass has not changed it. {next}. Your passwords are still in the keyring: do not run `apppass doctor` without --restore, which would delete them.",
+            "The vault database {} is damaged ({what}); apppass has not changed it. {next}. Your passwords are still in the keyring.",
             path.display()
         ),
     )

@@ -40,6 +40,7 @@ use crate::secret::Secret;
 
 use db::Db;
 pub use health::{HealthReport, StaleEntry};
+use recover::is_orphan;
 pub use recover::{restore_last_good, Restored};
 pub use search::SearchIndex;
 use store::{SecretKey, SecretStore};
@@ -177,9 +178,15 @@ pub struct DoctorReport {
     /// Unfinished adds rolled back and removals finished (this run, including at open).
     #[ts(type = "number")]
     pub unfinished_repaired: u64,
-    /// Store items of this profile that no entry knows, deleted.
+    /// Passwords in the store that no entry knows (left by lost or restored data). `doctor` keeps
+    /// them: `adopt_orphans` makes entries of them, `remove_orphans` deletes them.
+    #[ts(type = "number")]
+    pub orphans_kept: u64,
+    /// Of those, deleted by `remove_orphans` (this run).
     #[ts(type = "number")]
     pub orphans_removed: u64,
+    /// Entries made of them by `adopt_orphans` (this run), by name.
+    pub orphans_adopted: Vec<String>,
     /// Entries whose secret is missing from the store.
     pub missing_secrets: Vec<String>,
 }
@@ -682,7 +689,9 @@ impl Vault {
         ))
     }
 
-    /// Checks the store, repairs unfinished rows, removes orphans, lists missing secrets.
+    /// Checks the store, repairs unfinished rows, counts orphans (never deletes them: a password
+    /// no entry knows may be the only copy left after the database was lost or restored), lists
+    /// missing secrets.
     pub fn doctor(&self) -> Result<DoctorReport, Failure> {
         let schema_version = self.db.version().map_err(|e| self.sql(e))?;
         let entries = self.list()?;
@@ -693,7 +702,9 @@ impl Vault {
             schema_version,
             entries: entries.len() as u64,
             unfinished_repaired: self.repaired_at_open,
+            orphans_kept: 0,
             orphans_removed: 0,
+            orphans_adopted: Vec::new(),
             missing_secrets: Vec::new(),
         };
         if let Err(e) = self.store.probe(&self.profile.namespace) {
@@ -717,20 +728,7 @@ impl Vault {
             }
         };
         if let Some(stored) = &stored {
-            for id in stored {
-                // Sign-in tokens live in the same store but belong to no entry.
-                // So does the bridge's TLS key.
-                if id != VAULT_KEY_ID
-                    && !id.starts_with(crate::signin::tokens::STORE_PREFIX)
-                    && !id.starts_with(crate::bridge::cert::STORE_PREFIX)
-                    && !known.contains(id)
-                {
-                    self.store
-                        .delete(&self.key(id))
-                        .map_err(|e| e.to_failure())?;
-                    report.orphans_removed += 1;
-                }
-            }
+            report.orphans_kept = stored.iter().filter(|id| is_orphan(id, &known)).count() as u64;
         }
         for entry in &entries {
             let present = match &stored {

@@ -21,7 +21,8 @@ use crate::fsutil::{storage_failure, tempfile_in};
 use crate::profile::Profile;
 
 use super::db::Db;
-use super::{Vault, VAULT_KEY_ID};
+use super::{item_label, DoctorReport, Entry, EntryKind, Vault, VAULT_KEY_ID};
+use crate::audit::Action;
 
 /// What [`restore_last_good`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -186,15 +187,87 @@ impl Vault {
         Ok(Some(
             stored
                 .into_iter()
-                .filter(|id| {
-                    id != VAULT_KEY_ID
-                        && !id.starts_with(crate::signin::tokens::STORE_PREFIX)
-                        && !id.starts_with(crate::bridge::cert::STORE_PREFIX)
-                        && !known.contains(id)
-                })
+                .filter(|id| is_orphan(id, &known))
                 .collect(),
         ))
     }
+
+    /// Deletes the passwords no entry knows (`apppass doctor --remove-orphans`): only on the
+    /// user's word, since one may be the last copy of a password whose entry was lost.
+    pub fn remove_orphans(&self) -> Result<DoctorReport, Failure> {
+        let mut report = self.doctor()?;
+        if report.store_problem.is_some() {
+            return Ok(report);
+        }
+        let _lock = self.lock()?;
+        for id in self.orphans()?.unwrap_or_default() {
+            self.store
+                .delete(&self.key(&id))
+                .map_err(|e| e.to_failure())?;
+            self.audit(Action::Removed, "", &id, Ok(()));
+            report.orphans_removed += 1;
+            report.orphans_kept -= 1;
+        }
+        Ok(report)
+    }
+
+    /// Makes an entry of each password no entry knows (`apppass doctor --adopt-orphans`), named
+    /// "Recovered password N", provider "custom", so that `get` finds it again; the user renames
+    /// it and fills in the rest. The password stays where it is.
+    pub fn adopt_orphans(&self) -> Result<DoctorReport, Failure> {
+        let mut report = self.doctor()?;
+        if report.store_problem.is_some() {
+            return Ok(report);
+        }
+        let _lock = self.lock()?;
+        let mut n = 0;
+        for id in self.orphans()?.unwrap_or_default() {
+            let Some(secret) = self.store.get(&self.key(&id)).map_err(|e| e.to_failure())? else {
+                continue;
+            };
+            let name = loop {
+                n += 1;
+                let name = format!("Recovered password {n}");
+                if !self.db.name_in_use(&name).map_err(|e| self.sql(e))? {
+                    break name;
+                }
+            };
+            let entry = Entry {
+                id: id.clone(),
+                name: name.clone(),
+                provider: "custom".to_string(),
+                account: String::new(),
+                client: String::new(),
+                kind: EntryKind::AppPassword,
+                created: self.clock.now(),
+                rotated: None,
+                last_used: None,
+                notes: "Found in the keyring with no entry by `apppass doctor --adopt-orphans`."
+                    .to_string(),
+                servers: None,
+            };
+            let fingerprint = self.fingerprint(&secret)?;
+            self.db
+                .insert_pending(&entry, Some(&fingerprint))
+                .map_err(|e| self.sql(e))?;
+            self.db.set_state(&id, "active").map_err(|e| self.sql(e))?;
+            let _ = self.store.relabel(&self.key(&id), &item_label(&name));
+            self.audit(Action::Added, &name, &id, Ok(()));
+            report.orphans_adopted.push(name);
+            report.orphans_kept -= 1;
+            report.entries += 1;
+        }
+        Ok(report)
+    }
+}
+
+/// A store item of this profile that no entry knows. Sign-in tokens, the vault key and the
+/// bridge's TLS key live in the same store but belong to no entry.
+pub(super) fn is_orphan(id: &str, known: &std::collections::HashSet<String>) -> bool {
+    id != VAULT_KEY_ID
+        && !id.starts_with(crate::signin::tokens::STORE_PREFIX)
+        && !id.starts_with(crate::bridge::cert::STORE_PREFIX)
+        && !known.contains(id)
 }
 
 #[cfg(test)]

@@ -14,9 +14,18 @@ store_problem: Failure | null, data_dir: string, schema_version: number, entries
  */
 unfinished_repaired: number, 
 /**
- * Store items of this profile that no entry knows, deleted.
+ * Passwords in the store that no entry knows (left by lost or restored data). `doctor` keeps
+ * them: `adopt_orphans` makes entries of them, `remove_orphans` deletes them.
+ */
+orphans_kept: number, 
+/**
+ * Of those, deleted by `remove_orphans` (this run).
  */
 orphans_removed: number, 
+/**
+ * Entries made of them by `adopt_orphans` (this run), by name.
+ */
+orphans_adopted: Array<string>, 
 /**
  * Entries whose secret is missing from the store.
  */
