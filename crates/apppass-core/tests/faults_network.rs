@@ -44,6 +44,13 @@ fn store() -> Arc<dyn SecretStore> {
 /// [`REQUEST_TIMEOUT`], tested once in `the_products_own_limit_bounds_a_silent_provider`).
 const SHORT: Duration = Duration::from_secs(3);
 
+/// "At once": a refused or reset connection must not wait for any limit. Generous, for a loaded
+/// 2-core CI machine; a hang would take [`SHORT`] or [`REQUEST_TIMEOUT`].
+const QUICK: Duration = Duration::from_secs(2);
+
+/// Slack over a limit for a loaded machine.
+const SLACK: Duration = Duration::from_secs(4);
+
 fn deps(request_timeout: Duration) -> Deps {
     Deps {
         http: Arc::new(
@@ -174,7 +181,7 @@ async fn refresh_with_the_network_down_keeps_the_sign_in_and_works_once_it_is_ba
         let (f, took) = fails(what, signin.refresh()).await;
         assert_eq!(f.code, Code::Offline, "{what}: {}", f.message);
         clear(&f, &[&before], "Check the network connection");
-        assert!(took < Duration::from_secs(2), "{what}: took {took:?}");
+        assert!(took < QUICK, "{what}: took {took:?}");
     }
     // Nothing lost: the same refresh token, the account still signed in.
     assert_eq!(s.refresh_token().expose(), before.expose());
@@ -205,7 +212,7 @@ async fn refresh_cut_before_the_request_is_complete_keeps_a_working_token() {
     let (f, took) = fails("cut mid-request", s.signin.refresh()).await;
     assert_eq!(f.code, Code::Offline, "{}", f.message);
     clear(&f, &[&before], "Check the network connection");
-    assert!(took < SHORT, "took {took:?}");
+    assert!(took < QUICK, "took {took:?}");
     assert_eq!(s.p.proxy.stats().up_bytes - up_before, 60);
     assert_eq!(s.refresh_token().expose(), before.expose());
     assert_eq!(s.state(), SessionState::Active);
@@ -237,7 +244,7 @@ async fn refresh_answer_lost_after_rotation_ends_in_one_clear_sign_in_again() {
         let (f, took) = fails("answer cut", s.signin.refresh()).await;
         assert_eq!(f.code, Code::Offline, "{fault:?}: {}", f.message);
         clear(&f, &[&before], "Check the network connection");
-        assert!(took < SHORT, "took {took:?}");
+        assert!(took < QUICK, "took {took:?}");
         // Kept: apppass cannot know whether the provider saw the request.
         assert_eq!(s.refresh_token().expose(), before.expose());
         assert_eq!(s.state(), SessionState::Active);
@@ -314,7 +321,7 @@ async fn a_provider_that_accepts_and_never_answers_costs_at_most_the_limit() {
         assert_eq!(f.code, Code::NetworkTimeout, "{fault:?}: {}", f.message);
         clear(&f, &[&before], "did not answer in time");
         assert!(
-            took >= SHORT - Duration::from_millis(100) && took < SHORT + Duration::from_secs(2),
+            took >= SHORT - Duration::from_millis(100) && took < SHORT + SLACK,
             "{fault:?}: took {took:?}"
         );
         assert_eq!(s.refresh_token().expose(), before.expose());
@@ -452,7 +459,7 @@ async fn token_endpoint_5xx_and_429_are_service_unavailable_and_lose_nothing() {
             f.message
         );
         clear(&f, &[&before], wait.unwrap_or("try again in a few minutes"));
-        assert!(took < SHORT, "{query}: took {took:?}");
+        assert!(took < QUICK, "{query}: took {took:?}");
         assert_eq!(s.p.harness.fail_count().await, n as u64 + 1);
         // Not signed out, the same token.
         assert_eq!(s.refresh_token().expose(), before.expose(), "{query}");
@@ -490,7 +497,7 @@ async fn discovery_and_key_set_failures_are_unavailable_or_timeouts_and_lose_not
         let (f, took) = fails(query, s.new_process(SHORT).refresh()).await;
         assert_eq!(f.code, code, "{query}: {}", f.message);
         clear(&f, &[&before], words);
-        assert!(took < SHORT + Duration::from_secs(1), "{query}: {took:?}");
+        assert!(took < SHORT + SLACK, "{query}: {took:?}");
         assert_eq!(s.refresh_token().expose(), before.expose());
         assert_eq!(s.state(), SessionState::Active);
         s.p.harness.fail_clear().await;
@@ -508,7 +515,7 @@ async fn discovery_and_key_set_failures_are_unavailable_or_timeouts_and_lose_not
         s.p.harness.fail(query).await;
         let (f, took) = fails(query, s.new_process(SHORT).refresh()).await;
         assert_eq!(f.code, code, "{query}: {}", f.message);
-        assert!(took < SHORT + Duration::from_secs(1), "{query}: {took:?}");
+        assert!(took < SHORT + SLACK, "{query}: {took:?}");
         let kept = s.refresh_token();
         assert_ne!(
             kept.expose(),
@@ -607,7 +614,7 @@ mod graph_faults {
         let (f, took) = fails("hang", graph::mfa_status(&signin, &config, &deps)).await;
         assert_eq!(f.code, Code::NetworkTimeout, "{}", f.message);
         clear(&f, &[&before], "did not answer in time");
-        assert!(took < SHORT + Duration::from_secs(2), "took {took:?}");
+        assert!(took < SHORT + SLACK, "took {took:?}");
 
         // Nothing lost: the same sign-in, its refresh token, and Graph works again.
         assert_eq!(signin.account().unwrap().unwrap(), account);
@@ -644,7 +651,7 @@ mod graph_faults {
         let (f, took) = fails("cut", graph::mfa_status(&signin, &config, &deps)).await;
         assert_eq!(f.code, Code::Offline, "{}", f.message);
         clear(&f, &[&before], "Check the network connection");
-        assert!(took < SHORT, "took {took:?}");
+        assert!(took < QUICK, "took {took:?}");
         proxy.pass().await;
         graph::mfa_status(&signin, &config, &deps)
             .await
@@ -907,7 +914,7 @@ mod bridge_faults {
                 && answer.contains("Check the network"),
             "{answer}"
         );
-        assert!(took < Duration::from_secs(2), "took {took:?}");
+        assert!(took < QUICK, "took {took:?}");
         assert_eq!(w.last_error().0, Code::Offline, "{:?}", w.last_error());
         w.imap.pass().await;
 
@@ -919,10 +926,7 @@ mod bridge_faults {
                 && answer.contains(&format!("did not answer within {} s", SHORT.as_secs())),
             "{answer}"
         );
-        assert!(
-            took >= SHORT && took < SHORT + Duration::from_secs(2),
-            "took {took:?}"
-        );
+        assert!(took >= SHORT && took < SHORT + SLACK, "took {took:?}");
         assert_eq!(w.last_error().0, Code::NetworkTimeout);
         w.imap.pass().await;
 
@@ -940,7 +944,7 @@ mod bridge_faults {
             .await
             .expect("the bridge closes the client's connection in time")
             .ok();
-        assert!(start.elapsed() < SHORT, "{:?}", start.elapsed());
+        assert!(start.elapsed() < QUICK, "{:?}", start.elapsed());
         assert!(got.len() < size, "{} of {size} bytes came", got.len());
         assert!(!String::from_utf8_lossy(&got).contains("f1 OK"));
         w.imap.pass().await;
@@ -980,10 +984,7 @@ mod bridge_faults {
                     && answer.contains(words),
                 "{fault}: {answer}"
             );
-            assert!(
-                took < SHORT + Duration::from_secs(2),
-                "{fault}: took {took:?}"
-            );
+            assert!(took < SHORT + SLACK, "{fault}: took {took:?}");
             assert!(!answer.contains(rt.expose()));
             let (c, m) = w.last_error();
             assert_eq!(c, code, "{fault}: {m}");
