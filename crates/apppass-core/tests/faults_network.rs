@@ -71,7 +71,13 @@ struct Proxied {
 async fn proxied_provider() -> Proxied {
     let reserved = Reserved::new().await;
     let public = reserved.url();
-    let harness = oidc::start_behind(&public);
+    // One provider starting at a time: each makes RSA keys, and a dozen at once on a loaded
+    // 2-core machine can miss the start-up limit.
+    static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let harness = {
+        let _one = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+        oidc::start_behind(&public)
+    };
     assert_eq!(harness.issuer, public);
     let proxy = reserved.proxy(socket_of(&harness.listen));
     Proxied { harness, proxy }

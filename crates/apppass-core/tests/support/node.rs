@@ -17,7 +17,8 @@ pub struct NodeProcess {
     _stdin: Mutex<ChildStdin>,
 }
 
-/// Runs `node server.mjs ARGS` in `dir` and waits up to 30 s for its first line, a JSON object.
+/// Runs `node server.mjs ARGS` in `dir` and waits up to 60 s for its first line, a JSON object
+/// (a loaded 2-core machine starting several harnesses at once needs more than 30 s).
 /// `what` names the harness in failures, whose message includes the harness's log.
 pub fn start(dir: &Path, args: &[&str], what: &str, log_name: &str) -> NodeProcess {
     let log = std::env::temp_dir().join(format!("{log_name}-{}.log", std::process::id()));
@@ -41,7 +42,7 @@ pub fn start(dir: &Path, args: &[&str], what: &str, log_name: &str) -> NodeProce
         // Keep draining, so the harness never writes into a closed pipe.
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
-    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
         panic!(
             "{what} did not start; its log ({}):\n{}",

@@ -102,7 +102,13 @@ pub fn start_with_access_ttl(seconds: u64) -> Harness {
 /// (`support::faultproxy`); it still listens on an address of its own ([`Harness::listen`]),
 /// where the admin endpoints and the introspection URL point.
 pub fn start_behind(public_issuer: &str) -> Harness {
-    launch_with(&["--issuer", public_issuer], "apppass-oidc-harness-proxied")
+    // One log per provider (tests of one binary start several at once).
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    launch_with(
+        &["--issuer", public_issuer],
+        &format!("apppass-oidc-harness-proxied{n}"),
+    )
 }
 
 fn launch(access_ttl: Option<u64>) -> Harness {
