@@ -54,6 +54,8 @@ const COMMANDS: &[&str] = &[
     "bridge_settings_save",
     "bridge_login_item_apply",
     "bridge_cert_export",
+    // Granted by no capability file: only at run time, with APPPASS_BENCH_READY=1 (src/bench.rs).
+    "bench_ready",
 ];
 
 fn main() {

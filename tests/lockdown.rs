@@ -17,6 +17,9 @@ use tauri::utils::config::{
     CapabilityEntry, Config, Csp, DisabledCspModificationKind, PatternKind, WebviewUrl,
 };
 
+/// The benchmarks' "painted" signal, registered always but granted only at run time.
+const BENCH_COMMAND: &str = "bench_ready";
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -300,7 +303,8 @@ fn handler_build_script_and_capability_name_the_same_commands() {
     let files = capability_files();
     let caps: Vec<Capability> = files.iter().map(|(_, c)| c.clone()).collect();
     assert_eq!(capability_problems(&caps, &handler), Vec::<String>::new());
-    // Every command is granted (none is dead or reachable only by mistake).
+    // Every command is granted (none is dead or reachable only by mistake), except the
+    // benchmark's signal, which only a run-time capability grants (with APPPASS_BENCH_READY=1).
     let granted: BTreeSet<String> = caps
         .iter()
         .flat_map(|c| &c.permissions)
@@ -308,8 +312,11 @@ fn handler_build_script_and_capability_name_the_same_commands() {
         .collect();
     let expected: BTreeSet<String> = handler
         .iter()
+        .filter(|c| *c != BENCH_COMMAND)
         .map(|c| format!("allow-{}", c.replace('_', "-")))
         .collect();
+    assert!(handler.contains(BENCH_COMMAND));
+    assert!(!granted.contains("allow-bench-ready"));
     assert_eq!(granted, expected);
 
     // The config enables exactly these files' capabilities, none inlined.
@@ -352,6 +359,15 @@ fn the_embedded_acl_allows_only_the_apps_commands_to_the_main_window() {
         url: "https://example.com/".parse().unwrap(),
     };
     for cmd in &app {
+        if cmd == BENCH_COMMAND {
+            // Not in normal use: see the_benchmark_signal_is_granted_only_at_run_time.
+            assert!(
+                acl.resolve_access(cmd, "main", "main", &Origin::Local)
+                    .is_none(),
+                "{cmd} is granted by the embedded ACL"
+            );
+            continue;
+        }
         assert!(
             acl.resolve_access(cmd, "main", "main", &Origin::Local)
                 .is_some(),
@@ -382,6 +398,57 @@ fn the_embedded_acl_allows_only_the_apps_commands_to_the_main_window() {
     assert!(acl
         .resolve_access("not_a_command", "main", "main", &Origin::Local)
         .is_none());
+}
+
+/// The benchmarks' "painted" signal (src-tauri/src/bench.rs): no capability file grants it; the
+/// run-time capability that `run` adds with APPPASS_BENCH_READY=1 grants exactly that command to
+/// the main window's local pages, and nothing else changes.
+#[test]
+fn the_benchmark_signal_is_granted_only_at_run_time() {
+    use tauri::ipc::RuntimeCapability;
+    let cap = match apppass_app::bench::capability().build() {
+        tauri::utils::acl::capability::CapabilityFile::Capability(c) => c,
+        _ => panic!("expected one capability"),
+    };
+    let only_bench: BTreeSet<String> = [BENCH_COMMAND.to_string()].into();
+    assert_eq!(
+        capability_problems(std::slice::from_ref(&cap), &only_bench),
+        Vec::<String>::new()
+    );
+    let perms: Vec<&str> = cap
+        .permissions
+        .iter()
+        .map(|p| p.identifier().get())
+        .collect();
+    assert_eq!(perms, ["allow-bench-ready"]);
+
+    let mut ctx = context::<MockRuntime>();
+    let acl = ctx.runtime_authority_mut();
+    assert!(acl
+        .resolve_access(BENCH_COMMAND, "main", "main", &Origin::Local)
+        .is_none());
+    acl.add_capability(apppass_app::bench::capability())
+        .unwrap();
+    let remote = Origin::Remote {
+        url: "https://example.com/".parse().unwrap(),
+    };
+    assert!(acl
+        .resolve_access(BENCH_COMMAND, "main", "main", &Origin::Local)
+        .is_some());
+    assert!(acl
+        .resolve_access(BENCH_COMMAND, "other", "other", &Origin::Local)
+        .is_none());
+    assert!(acl
+        .resolve_access(BENCH_COMMAND, "main", "main", &remote)
+        .is_none());
+    let (_, plugins) = every_known_command();
+    for cmd in &plugins {
+        assert!(
+            acl.resolve_access(cmd, "main", "main", &Origin::Local)
+                .is_none(),
+            "{cmd} granted with the benchmark capability"
+        );
+    }
 }
 
 /// The UI the app embeds loads nothing from elsewhere (the CSP would block it; this catches it

@@ -4,6 +4,7 @@
 //! command); [`run`] adds the process-level plugins (single instance, window state, autostart)
 //! and starts.
 
+pub mod bench;
 mod bridge;
 mod clipboard;
 pub mod commands;
@@ -81,6 +82,7 @@ pub fn configure<R: Runtime>(builder: Builder<R>, state: AppState) -> Builder<R>
             bridge::bridge_settings_save,
             bridge::bridge_login_item_apply,
             bridge::bridge_cert_export,
+            bench::bench_ready,
         ])
 }
 
@@ -149,8 +151,11 @@ pub fn run() {
         Box::new(SystemStores),
         Arc::new(SystemClipboard::default()),
     );
-    let builder = Builder::default()
-        .plugin(single.build())
+    let mut builder = Builder::default().plugin(single.build());
+    if bench::enabled() {
+        builder = builder.plugin(bench::init_plugin());
+    }
+    let builder = builder
         .plugin(
             tauri_plugin_window_state::Builder::new()
                 .with_state_flags(
@@ -172,6 +177,14 @@ pub fn run() {
             std::process::exit(1);
         }
     };
+    if bench::enabled() {
+        if let Err(e) = app.add_capability(bench::capability()) {
+            eprintln!(
+                "apppass: {}: the benchmark's signal is off: {e}",
+                bench::READY_ENV
+            );
+        }
+    }
     app.state::<AppState>()
         .set_login_item(Arc::new(PluginLoginItem(app.handle().clone())));
     // Started by the login item: the window waits minimised instead of taking the screen.

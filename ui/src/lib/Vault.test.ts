@@ -329,3 +329,52 @@ describe('empty and failing vaults', () => {
     expect(backend.called('store_unlock').at(-1)).toEqual({ passphrase: 'noperight' });
   });
 });
+
+describe('a long list', () => {
+  const many = (n: number) =>
+    Array.from({ length: n }, (_, i) => entry(`entry ${String(i).padStart(4, '0')}`, { client: i % 2 ? 'msmtp' : 'Thunderbird' }));
+
+  it('puts at most 100 rows in the page; "show more" adds the next 100', async () => {
+    fakeBackend(many(250));
+    renderVault();
+    await vi.waitFor(() => expect(rows()).toHaveLength(100));
+    expect(names()[0]).toBe('entry 0000');
+    expect(names()[99]).toBe('entry 0099');
+    expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 100 of 250');
+    expect(screen.getByTestId('show-more')).toHaveTextContent('show 100 more');
+
+    await fireEvent.click(screen.getByTestId('show-more'));
+    await vi.waitFor(() => expect(rows()).toHaveLength(200));
+    expect(screen.getByTestId('show-more')).toHaveTextContent('show 50 more');
+    await fireEvent.click(screen.getByTestId('show-more'));
+    await vi.waitFor(() => expect(rows()).toHaveLength(250));
+    expect(screen.queryByTestId('more-entries')).toBeNull();
+  });
+
+  it('a new search starts again at 100 rows, counting its own matches', async () => {
+    fakeBackend(many(250));
+    renderVault();
+    await vi.waitFor(() => expect(rows()).toHaveLength(100));
+    await fireEvent.click(screen.getByTestId('show-more'));
+    await vi.waitFor(() => expect(rows()).toHaveLength(200));
+
+    const user = userEvent.setup();
+    await user.type(screen.getByTestId('search'), 'msmtp');
+    await vi.waitFor(() => expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 100 of 125'));
+    expect(rows()).toHaveLength(100);
+    expect(names()[0]).toBe('entry 0001');
+  });
+
+  it('the down arrow past the last row shows the next rows and keeps going', async () => {
+    fakeBackend(many(150));
+    renderVault();
+    await vi.waitFor(() => expect(rows()).toHaveLength(100));
+    const user = userEvent.setup();
+    for (let i = 0; i < 99; i++) await user.keyboard('{ArrowDown}');
+    expect(selectedName()).toBe('entry 0099');
+    expect(rows()).toHaveLength(100);
+    await user.keyboard('{ArrowDown}');
+    await vi.waitFor(() => expect(rows()).toHaveLength(150));
+    expect(selectedName()).toBe('entry 0100');
+  });
+});
