@@ -908,7 +908,16 @@ mod bridge_faults {
         assert!(ok.starts_with("OK"), "{ok}");
         let size = fetch_whole(&mut c).await;
         assert!(size > body.len(), "{size}");
+        let (ok, _) = c.command("o1", "LOGOUT").await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        // A second session that the client just drops.
+        let (mut c, ok, _) = w.imap_login().await;
+        assert!(ok.starts_with("OK"), "{ok}");
+        assert_eq!(fetch_whole(&mut c).await, size);
         drop(c);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Sessions that end normally are no errors.
+        assert_eq!(w.status.snapshot().errors, vec![]);
         let rt = w.refresh_token();
 
         // 1. Dovecot unreachable (connections refused).
@@ -953,6 +962,17 @@ mod bridge_faults {
         assert!(start.elapsed() < QUICK, "{:?}", start.elapsed());
         assert!(got.len() < size, "{} of {size} bytes came", got.len());
         assert!(!String::from_utf8_lossy(&got).contains("f1 OK"));
+        // The bridge's status says what happened, for whom.
+        let snap = w.status.snapshot();
+        let e = snap.errors.first().expect("the broken session is recorded");
+        assert_eq!(e.code, Code::Offline, "{}", e.message);
+        assert_eq!(e.client.as_deref(), Some("Thunderbird on laptop"));
+        assert!(
+            e.message.contains("broke during a session") && e.message.contains("check the network"),
+            "{}",
+            e.message
+        );
+        eprintln!("status after the cut: {}", e.message);
         w.imap.pass().await;
 
         // The bridge serves the next client, whole.
@@ -1049,5 +1069,14 @@ mod bridge_faults {
         assert!(!snap.signin_required);
         assert!(snap.counters.upstream_failures >= 8, "{:?}", snap.counters);
         assert!(snap.errors.iter().all(|e| !e.message.contains(rt.expose())));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let broken = w
+            .status
+            .snapshot()
+            .errors
+            .iter()
+            .filter(|e| e.message.contains("broke during a session"))
+            .count();
+        assert_eq!(broken, 1, "only the cut FETCH: normal ends are no errors");
     }
 }

@@ -123,6 +123,10 @@ impl Shared {
 
     /// Relays the signed-in session (see [`relay`]); with the protocol log on, every line is
     /// logged (censored) on its way.
+    ///
+    /// When the mail server's connection breaks in the middle (reset, TLS error), the client's
+    /// connection is closed (nothing can be put inside a response the server left half-sent) and
+    /// the status records why, with the session's client; a client going away is not an error.
     pub async fn relay(
         &self,
         session: u64,
@@ -130,19 +134,121 @@ impl Shared {
         client: LocalStream,
         upstream: UpstreamStream,
     ) -> std::io::Result<(u64, u64)> {
-        match &self.protocol_log {
+        let broke = Arc::new(std::sync::Mutex::new(None));
+        let upstream = Watched {
+            inner: upstream,
+            broke: broke.clone(),
+        };
+        let result = match &self.protocol_log {
             None => relay(client, upstream).await,
             Some(log) => relay_logged(log, session, protocol, client, upstream).await,
+        };
+        let why = broke.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(why) = why {
+            let server = match protocol {
+                Protocol::Imap => self.config.imap.as_ref(),
+                Protocol::Pop => self.config.pop.as_ref(),
+                Protocol::Smtp => self.config.smtp.as_ref(),
+            };
+            let (host, port) = server
+                .map(|s| (s.host.trim().to_string(), s.port))
+                .unwrap_or_default();
+            let client = self.status.session_client(session);
+            self.status.upstream_failed(
+                protocol,
+                client.as_deref(),
+                &Failure::new(
+                    Code::Offline,
+                    format!(
+                        "The connection to the mail server {host} port {port} broke during a session ({why}), so the mail client was disconnected; it connects again by itself. If it keeps happening, check the network."
+                    ),
+                ),
+            );
         }
+        result
+    }
+}
+
+/// The mail server's side of a relay, noting the first I/O error on it (so that a broken
+/// server connection can be told from a client that went away).
+struct Watched<S> {
+    inner: S,
+    broke: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl<S> Watched<S> {
+    fn note<T>(
+        &self,
+        r: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        if let std::task::Poll::Ready(Err(e)) = &r {
+            let mut broke = self.broke.lock().unwrap_or_else(|e| e.into_inner());
+            broke.get_or_insert_with(|| e.to_string());
+        }
+        r
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.note(r)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(r)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(r)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        // An error while closing after the client left is no broken session.
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.note(r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 
 /// Relays bytes both ways until either side closes. Returns the bytes (client→server,
 /// server→client).
-pub(crate) async fn relay(
+pub(crate) async fn relay<U>(
     mut client: LocalStream,
-    mut upstream: UpstreamStream,
-) -> std::io::Result<(u64, u64)> {
+    mut upstream: U,
+) -> std::io::Result<(u64, u64)>
+where
+    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     // 64 KiB each way instead of tokio's 8 KiB: a TLS record holds up to 16 KiB, so big FETCHes
     // pass in whole records with fewer writes (bench/bridge.rs: FETCH throughput).
     tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, RELAY_BUFFER, RELAY_BUFFER)
@@ -154,13 +260,16 @@ const RELAY_BUFFER: usize = 64 * 1024;
 
 /// The relay with every line written to the protocol log. Bytes pass unchanged; lines are
 /// assembled per direction for the log only (long lines are cut there).
-async fn relay_logged(
+async fn relay_logged<U>(
     log: &ProtocolLog,
     session: u64,
     protocol: Protocol,
     client: LocalStream,
-    upstream: UpstreamStream,
-) -> std::io::Result<(u64, u64)> {
+    upstream: U,
+) -> std::io::Result<(u64, u64)>
+where
+    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let (mut client_read, mut client_write) = tokio::io::split(client);
     let (mut up_read, mut up_write) = tokio::io::split(upstream);
     let up = async {

@@ -191,6 +191,14 @@ impl Status {
     }
 
     /// Signing in upstream (or reaching it) failed.
+    /// The bridge client signed in on session `id`, if any.
+    pub fn session_client(&self, id: u64) -> Option<String> {
+        self.inner()
+            .sessions
+            .get(&id)
+            .and_then(|s| s.client.clone())
+    }
+
     pub fn upstream_failed(&self, protocol: Protocol, client: Option<&str>, failure: &Failure) {
         let mut i = self.inner();
         i.counters.upstream_failures += 1;
