@@ -135,6 +135,11 @@ impl<T: SecretStore + ?Sized> SecretStore for std::sync::Arc<T> {
     }
 }
 
+/// The regular expression that finds apppass's items among Credential Manager's target names
+/// (`<user>.<service>`, windows-native-keyring-store's default store); see `ids`.
+#[cfg_attr(not(target_os = "windows"), allow(dead_code))]
+const WINDOWS_SEARCH_PATTERN: &str = r"\.apppass$";
+
 /// The OS keyring through `keyring-core`, with the platform's store chosen explicitly.
 ///
 /// The connection is made again when the keyring could not be reached: on Linux the Secret
@@ -322,6 +327,13 @@ impl SecretStore for KeyringStore {
     }
 
     fn ids(&self, namespace: &str) -> StoreResult<Option<Vec<String>>> {
+        // Each store takes its own search keys: the Secret Service and the Keychain a `service`,
+        // Credential Manager only a regular expression over target names, which
+        // windows-native-keyring-store's default store writes as `<user>.<service>` (a `service`
+        // key there is refused as unknown, which made every doctor run on Windows fail).
+        #[cfg(target_os = "windows")]
+        let spec = HashMap::from([("pattern", WINDOWS_SEARCH_PATTERN)]);
+        #[cfg(not(target_os = "windows"))]
         let spec = HashMap::from([("service", SERVICE)]);
         let found = match self.with(|store| match Entry::search_in_store(store, &spec) {
             Ok(found) => Ok(Some(found)),
@@ -336,6 +348,7 @@ impl SecretStore for KeyringStore {
             found
                 .iter()
                 .filter_map(|e| e.get_specifiers())
+                .filter(|(service, _)| service == SERVICE)
                 .filter_map(|(_, user)| user.strip_prefix(&prefix).map(str::to_string))
                 .collect(),
         ))
@@ -415,5 +428,16 @@ impl SecretStore for MemoryStore {
                 .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
                 .collect(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use super::*;
+
+    /// Credential Manager's target names are `<user>.<service>`: the search must end in the service.
+    #[test]
+    fn windows_search_pattern_matches_the_service_suffix() {
+        assert_eq!(WINDOWS_SEARCH_PATTERN, format!(r"\.{SERVICE}$"));
     }
 }
