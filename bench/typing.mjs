@@ -1,0 +1,168 @@
+// Typing in the vault's search box, measured in the real app (bench/README.md, "typing").
+//
+// Usage (inside a keyring session and an X display; bench/run.sh sets both up):
+//   node bench/typing.mjs APP_BINARY APPPASS_HOME [KEYSTROKES]
+// A profile whose passwords are in an encrypted file store is unlocked first with the passphrase
+// in the file named by APPPASS_BENCH_PASSPHRASE_FILE (typed into the app's unlock form).
+// Prints one JSON object: {"samples_ms": [...], "unchanged": n, "rows": n}.
+//
+// The app is started through tauri-driver (WebDriver, as tests/e2e does) on the given profile.
+// Keystrokes are real WebDriver key events into the search box: 4 digits of an existing entry
+// number, then 4 Backspaces, repeated (each keystroke changes the result list). Per keystroke, the
+// page measures from the keydown event's time stamp to the frame painted after the list changed:
+// the first DOM change under the vault after the keydown (a MutationObserver), then the next
+// requestAnimationFrame, then a zero timeout (which runs after that frame is painted). The search
+// itself runs in Rust (vault_search over IPC), so the figure covers IPC, search, render and paint.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { remote } = await import(
+  pathToFileURL(join(root, 'tests/e2e/node_modules/webdriverio/build/node.js')).href
+);
+
+const [app, home, count = '56'] = process.argv.slice(2);
+if (!app || !home) {
+  console.error('usage: node bench/typing.mjs APP_BINARY APPPASS_HOME [KEYSTROKES]');
+  process.exit(2);
+}
+const keystrokes = Number(count);
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+async function waitForPort(port, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const up = await new Promise((ok) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => { s.end(); ok(true); });
+      s.once('error', () => ok(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`tauri-driver did not listen on ${port}`);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const port = await freePort();
+const nativePort = await freePort();
+const driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
+  env: { ...process.env, APPPASS_HOME: home },
+  stdio: ['ignore', 'ignore', 'pipe'],
+  detached: true,
+});
+let driverLog = '';
+driver.stderr.on('data', (d) => { driverLog += d; });
+const stop = () => {
+  try { process.kill(-driver.pid, 'SIGTERM'); } catch { /* gone */ }
+};
+
+let browser;
+try {
+  await waitForPort(port, 15_000);
+  browser = await remote({
+    hostname: '127.0.0.1',
+    port,
+    logLevel: 'error',
+    capabilities: {
+      browserName: 'wry',
+      'wdio:enforceWebDriverClassic': true,
+      'tauri:options': { application: app },
+    },
+  });
+  const search = await browser.$('[data-testid="search"]');
+  await search.waitForExist({ timeout: 60_000 });
+  const passFile = process.env.APPPASS_BENCH_PASSPHRASE_FILE;
+  if (passFile) {
+    const box = await browser.$('[data-testid="unlock-passphrase"]');
+    await box.waitForExist({ timeout: 60_000 });
+    await box.setValue(readFileSync(passFile, 'utf8').trim());
+    await browser.$('[data-testid="unlock-button"]').click();
+  }
+  await browser.$('[data-testid="entry-row"]').waitForExist({ timeout: 60_000 });
+  const rows = await browser.execute(() => document.querySelectorAll('[data-testid="entry-row"]').length);
+  await browser.execute(() => {
+    const state = { samples: [], pending: null };
+    window.__typing = state;
+    const box = document.querySelector('[data-testid="search"]');
+    box.addEventListener('keydown', (e) => { state.pending = { t0: e.timeStamp, changed: false }; }, true);
+    document.addEventListener('click', (e) => {
+      if (e.target.closest('[data-testid="show-more"]')) state.pending = { t0: e.timeStamp, changed: false };
+    }, true);
+    new MutationObserver(() => {
+      const p = state.pending;
+      if (!p || p.changed) return;
+      p.changed = true;
+      requestAnimationFrame(() => setTimeout(() => {
+        state.samples.push(performance.now() - p.t0);
+        if (state.pending === p) state.pending = null;
+      }, 0));
+    }).observe(document.querySelector('.vault'), { subtree: true, childList: true, characterData: true, attributes: true });
+  });
+  await search.click();
+  // Entry numbers that exist in both profiles' name ranges are not needed: each digit changes
+  // the list (fewer matches, or "No entry matches ..." with the new query).
+  const numbers = ['7421', '1093', '5568', '3307', '8814', '2650', '9172', '4439'];
+  let unchanged = 0;
+  let sent = 0;
+  for (let round = 0; sent < keystrokes; round++) {
+    const digits = numbers[round % numbers.length].split('');
+    const keys = [...digits, 'Backspace', 'Backspace', 'Backspace', 'Backspace'];
+    for (const key of keys) {
+      if (sent >= keystrokes) break;
+      const before = await browser.execute(() => window.__typing.samples.length);
+      await browser.keys([key]);
+      sent += 1;
+      const until = Date.now() + 3000;
+      let after = before;
+      while (Date.now() < until) {
+        after = await browser.execute(() => window.__typing.samples.length);
+        if (after > before) break;
+        await sleep(5);
+      }
+      if (after === before) unchanged += 1;
+      await sleep(60); // let the page go idle, like a person between keys
+    }
+  }
+  const samples = await browser.execute(() => window.__typing.samples);
+  // What rendering more rows costs: "show 100 more" on the whole list, three times (click ->
+  // the next frame painted after the 100 rows are in).
+  const showMore = [];
+  for (let i = 0; i < 3; i++) {
+    const more = await browser.$('[data-testid="show-more"]');
+    if (!(await more.isExisting())) break;
+    const before = await browser.execute(() => window.__typing.samples.length);
+    await more.click();
+    const until = Date.now() + 5000;
+    let now = before;
+    while (Date.now() < until && now === before) {
+      await sleep(5);
+      now = await browser.execute(() => window.__typing.samples.length);
+    }
+    if (now > before) showMore.push(await browser.execute(() => window.__typing.samples.at(-1)));
+    await sleep(100);
+  }
+  console.log(JSON.stringify({ samples_ms: samples, unchanged, rows, keystrokes: sent, show_more_ms: showMore }));
+} catch (error) {
+  console.error(`typing: ${error.message}\n${driverLog.slice(-2000)}`);
+  process.exitCode = 1;
+} finally {
+  try { await browser?.deleteSession(); } catch { /* the app may be gone */ }
+  stop();
+  await sleep(300);
+  try { process.kill(-driver.pid, 'SIGKILL'); } catch { /* gone */ }
+}
