@@ -197,20 +197,26 @@ impl KeyringStore {
         }
     }
 
+    /// The entry for `key`; with a `label`, where the store keeps one (the Secret Service's item
+    /// label). The Keychain and Credential Manager stores accept only their own modifiers
+    /// (`keychain`; `target`, `persistence`) and refuse any other key as unknown, so the label is
+    /// given to the Secret Service alone: passing it everywhere made every store on macOS and
+    /// Windows fail.
     fn entry(
         store: &Arc<CredentialStore>,
         key: &SecretKey,
         label: Option<&str>,
     ) -> StoreResult<Entry> {
         let user = key.user();
-        match label {
-            Some(label) => {
-                let mods = HashMap::from([("label", label)]);
-                Entry::new_in_store_with_modifiers(store, SERVICE, &user, &mods)
-            }
-            None => Entry::new_in_store(store, SERVICE, &user),
+        #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+        if let Some(label) = label {
+            let mods = HashMap::from([("label", label)]);
+            return Entry::new_in_store_with_modifiers(store, SERVICE, &user, &mods)
+                .map_err(map_err);
         }
-        .map_err(map_err)
+        #[cfg(not(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd")))]
+        let _ = label;
+        Entry::new_in_store(store, SERVICE, &user).map_err(map_err)
     }
 }
 
