@@ -216,7 +216,15 @@ fn common(
                 "{what}: checked credentials before reading after TLS"
             );
             let user = c.user.as_bytes();
-            let unescaped: Vec<u8> = script.tls.iter().copied().filter(|&b| b != b'\\').collect();
+            // An IMAP quoted string as the parser reads it: a backslash escapes the next byte.
+            let mut unescaped = Vec::with_capacity(script.tls.len());
+            let mut bytes = script.tls.iter();
+            while let Some(&b) = bytes.next() {
+                match b {
+                    b'\\' => unescaped.extend(bytes.next()),
+                    _ => unescaped.push(b),
+                }
+            }
             let found = c.user.contains('\u{fffd}')
                 || contains(&script.tls, user)
                 || contains(&unescaped, user)
