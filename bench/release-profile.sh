@@ -6,8 +6,8 @@
 #   no-strip strip = false (lto and codegen-units kept):          target/profile-no-strip/
 # For each: the CLI's and the app's binary size, the .deb's size, `apppass --version` and
 # `apppass get` (one item among --items, on a throwaway gnome-keyring) with hyperfine, and the app's
-# start to its window mapped (exec -> `xdotool search --sync`, under Xvfb; --app-runs runs each,
-# interleaved). Ratios are against `current`.
+# start to its first screen painted (the app's own APPPASS_BENCH_READY report, under Xvfb; the
+# vault holds the --items entries; --app-runs runs each, interleaved). Ratios are against `current`.
 #
 # Usage: bash bench/release-profile.sh [--build] [--items N] [--runs N] [--app-runs N] [--only "V ..."]
 #   --build   first builds the missing variants' CLI, app and .deb with scripts/bundle.sh
@@ -101,23 +101,37 @@ done
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$json/version.json" "${version_cmds[@]}" >&2
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$json/get.json" "${get_cmds[@]}" >&2
 
-# The app: exec to its main window mapped, interleaved across the variants.
-app_start_ms() { # BINARY -> ms from exec to the window "apppass" mapped
-    local bin="$1" t0 t1 pid win
-    t0=$(date +%s%N)
-    "$bin" >/dev/null 2>&1 &
-    pid=$!
-    win=$(timeout 60 xdotool search --sync --onlyvisible --name '^apppass$' | head -n 1 || true)
-    t1=$(date +%s%N)
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    # The window must be gone before the next start.
+# The app: from just before exec to its first screen painted, as the app itself reports it with
+# APPPASS_BENCH_READY=1 ("ready <CLOCK_MONOTONIC ns>" on stdout, src-tauri/src/bench.rs), the
+# variants interleaved; the window is closed and gone before the next start.
+app_start_ms() { # BINARY -> ms from exec to the first screen painted
+    python3 - "$1" <<'PY'
+import os, select, subprocess, sys, time
+env = dict(os.environ, APPPASS_BENCH_READY="1")
+t0 = time.monotonic_ns()
+p = subprocess.Popen([sys.argv[1]], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+ready, buf, deadline = None, b"", time.monotonic() + 60
+while ready is None and time.monotonic() < deadline and p.poll() is None:
+    if select.select([p.stdout], [], [], 0.5)[0]:
+        chunk = os.read(p.stdout.fileno(), 4096)
+        buf += chunk
+        for line in buf.decode(errors="replace").splitlines():
+            if line.startswith("ready "):
+                ready = int(line.split()[1])
+p.terminate()
+try:
+    p.wait(10)
+except subprocess.TimeoutExpired:
+    p.kill()
+    p.wait()
+if ready is None:
+    sys.exit(f"[profile] {sys.argv[1]}: no 'ready' line within 60 s")
+print((ready - t0) // 1_000_000)
+PY
     for _ in $(seq 1 50); do
         xdotool search --onlyvisible --name '^apppass$' >/dev/null 2>&1 || break
         sleep 0.1
     done
-    [ -n "$win" ] || { echo "[profile] no window from $bin" >&2; return 1; }
-    echo $(((t1 - t0) / 1000000))
 }
 : >"$json/app.tsv"
 for v in "${variants[@]}"; do app_start_ms "$(dir_of "$v")/release/apppass-desktop" >/dev/null; done # warm-up
@@ -169,9 +183,9 @@ row("`apppass --version`, median", {v: ver[v]["median"] * 1e3 for v in variants}
 row("`apppass --version`, min", {v: ver[v]["min"] * 1e3 for v in variants}, "ms", ms)
 row("`apppass get`, median", {v: get[v]["median"] * 1e3 for v in variants}, "ms", ms)
 row("`apppass get`, min", {v: get[v]["min"] * 1e3 for v in variants}, "ms", ms)
-row("app exec → window mapped, median", {v: statistics.median(app[v]) for v in variants}, "ms",
+row("app exec → first screen painted, median", {v: statistics.median(app[v]) for v in variants}, "ms",
     lambda x: f"{x:.0f}")
-row("app exec → window mapped, min", {v: min(app[v]) for v in variants}, "ms", lambda x: f"{x:.0f}")
+row("app exec → first screen painted, min", {v: min(app[v]) for v in variants}, "ms", lambda x: f"{x:.0f}")
 print()
 print("app runs (ms): " + "; ".join(f"{v}: {app[v]}" for v in variants))
 PY
