@@ -3,7 +3,8 @@
 # the same throwaway gnome-keyring, and prints the ratio. Target: at most 1.5x.
 #
 # Usage: bash bench/get-vs-secret-tool.sh [--items N] [--runs N] [--json FILE]
-# Needs hyperfine (scripts/setup.sh installs it). Builds the CLI in release mode.
+# Needs hyperfine (scripts/setup.sh installs it). Builds the CLI in release mode (not with
+# APPPASS_BENCH_NO_BUILD=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 items=1000
@@ -22,8 +23,10 @@ if [ "${APPPASS_TEST_SECRET_SERVICE:-}" != unlocked ]; then
 fi
 command -v hyperfine >/dev/null || { echo "hyperfine is missing: run scripts/setup.sh --test" >&2; exit 1; }
 
-echo "[bench] building apppass (release)"
-cargo build -q --release -p apppass-cli
+if [ "${APPPASS_BENCH_NO_BUILD:-}" != 1 ]; then # bench/run.sh has built it already
+    echo "[bench] building apppass (release)"
+    cargo build -q --release -p apppass-cli
+fi
 bin="$PWD/target/release/apppass"
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT

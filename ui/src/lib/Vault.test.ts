@@ -334,47 +334,47 @@ describe('a long list', () => {
   const many = (n: number) =>
     Array.from({ length: n }, (_, i) => entry(`entry ${String(i).padStart(4, '0')}`, { client: i % 2 ? 'msmtp' : 'Thunderbird' }));
 
-  it('puts at most 100 rows in the page; "show more" adds the next 100', async () => {
-    fakeBackend(many(250));
+  it('puts at most 25 rows in the page; "show more" adds the next 25', async () => {
+    fakeBackend(many(60));
     renderVault();
-    await vi.waitFor(() => expect(rows()).toHaveLength(100));
+    await vi.waitFor(() => expect(rows()).toHaveLength(25));
     expect(names()[0]).toBe('entry 0000');
-    expect(names()[99]).toBe('entry 0099');
-    expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 100 of 250');
-    expect(screen.getByTestId('show-more')).toHaveTextContent('show 100 more');
+    expect(names()[24]).toBe('entry 0024');
+    expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 25 of 60');
+    expect(screen.getByTestId('show-more')).toHaveTextContent('show 25 more');
 
     await fireEvent.click(screen.getByTestId('show-more'));
-    await vi.waitFor(() => expect(rows()).toHaveLength(200));
-    expect(screen.getByTestId('show-more')).toHaveTextContent('show 50 more');
+    await vi.waitFor(() => expect(rows()).toHaveLength(50));
+    expect(screen.getByTestId('show-more')).toHaveTextContent('show 10 more');
     await fireEvent.click(screen.getByTestId('show-more'));
-    await vi.waitFor(() => expect(rows()).toHaveLength(250));
+    await vi.waitFor(() => expect(rows()).toHaveLength(60));
     expect(screen.queryByTestId('more-entries')).toBeNull();
   });
 
-  it('a new search starts again at 100 rows, counting its own matches', async () => {
-    fakeBackend(many(250));
+  it('a new search starts again at 25 rows, counting its own matches', async () => {
+    fakeBackend(many(60));
     renderVault();
-    await vi.waitFor(() => expect(rows()).toHaveLength(100));
+    await vi.waitFor(() => expect(rows()).toHaveLength(25));
     await fireEvent.click(screen.getByTestId('show-more'));
-    await vi.waitFor(() => expect(rows()).toHaveLength(200));
+    await vi.waitFor(() => expect(rows()).toHaveLength(50));
 
     const user = userEvent.setup();
     await user.type(screen.getByTestId('search'), 'msmtp');
-    await vi.waitFor(() => expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 100 of 125'));
-    expect(rows()).toHaveLength(100);
+    await vi.waitFor(() => expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 25 of 30'));
+    expect(rows()).toHaveLength(25);
     expect(names()[0]).toBe('entry 0001');
   });
 
   it('the down arrow past the last row shows the next rows and keeps going', async () => {
-    fakeBackend(many(150));
+    fakeBackend(many(40));
     renderVault();
-    await vi.waitFor(() => expect(rows()).toHaveLength(100));
+    await vi.waitFor(() => expect(rows()).toHaveLength(25));
     const user = userEvent.setup();
-    for (let i = 0; i < 99; i++) await user.keyboard('{ArrowDown}');
-    expect(selectedName()).toBe('entry 0099');
-    expect(rows()).toHaveLength(100);
+    for (let i = 0; i < 24; i++) await user.keyboard('{ArrowDown}');
+    expect(selectedName()).toBe('entry 0024');
+    expect(rows()).toHaveLength(25);
     await user.keyboard('{ArrowDown}');
-    await vi.waitFor(() => expect(rows()).toHaveLength(150));
-    expect(selectedName()).toBe('entry 0100');
+    await vi.waitFor(() => expect(rows()).toHaveLength(40));
+    expect(selectedName()).toBe('entry 0025');
   });
 });
