@@ -67,9 +67,15 @@ if [ "${APPPASS_TEST_SECRET_SERVICE:-}" != unlocked ]; then
         bash "$0" --items "$items" --runs "$runs" --app-runs "$app_runs" --only "${variants[*]}"
 fi
 
+# The app binary of a variant: the newer of cargo's apppass-app and the bundle's apppass-desktop
+# (a later plain cargo build of the app updates only apppass-app; it must embed the same ui/dist).
+app_of() {
+    # shellcheck disable=SC2012 # the newest by time
+    ls -t "$1/release/apppass-app" "$1/release/apppass-desktop" 2>/dev/null | head -n 1
+}
 for v in "${variants[@]}"; do
     d=$(dir_of "$v")
-    [ -x "$d/release/apppass" ] && [ -x "$d/release/apppass-desktop" ] && continue
+    [ -x "$d/release/apppass" ] && [ -n "$(app_of "$d")" ] && continue
     echo "[profile] $v is not built in $d (run with --build; current: scripts/bundle.sh)" >&2
     exit 1
 done
@@ -134,10 +140,11 @@ PY
     done
 }
 : >"$json/app.tsv"
-for v in "${variants[@]}"; do app_start_ms "$(dir_of "$v")/release/apppass-desktop" >/dev/null; done # warm-up
+for v in "${variants[@]}"; do echo "[profile] app of $v: $(app_of "$(dir_of "$v")")" >&2; done
+for v in "${variants[@]}"; do app_start_ms "$(app_of "$(dir_of "$v")")" >/dev/null; done # warm-up
 for r in $(seq 1 "$app_runs"); do
     for v in "${variants[@]}"; do
-        printf '%s\t%s\n' "$v" "$(app_start_ms "$(dir_of "$v")/release/apppass-desktop")" >>"$json/app.tsv"
+        printf '%s\t%s\n' "$v" "$(app_start_ms "$(app_of "$(dir_of "$v")")")" >>"$json/app.tsv"
     done
     echo "[profile] app run $r/$app_runs" >&2
 done
@@ -148,7 +155,7 @@ for v in "${variants[@]}"; do
     d=$(dir_of "$v")/release
     # shellcheck disable=SC2012 # the newest by time
     deb=$(ls -t "$d"/bundle/deb/apppass_*.deb | head -n 1)
-    printf '%s\t%s\t%s\t%s\n' "$v" "$(stat -c %s "$d/apppass")" "$(stat -c %s "$d/apppass-desktop")" \
+    printf '%s\t%s\t%s\t%s\n' "$v" "$(stat -c %s "$d/apppass")" "$(stat -c %s "$(app_of "$(dirname "$d")")")" \
         "$(stat -c %s "$deb")" >>"$sizes"
 done
 
