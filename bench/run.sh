@@ -81,8 +81,9 @@ trap 'rm -rf "$small"' EXIT
 say "profile of 20 entries (apppass add, real keyring)"
 for i in $(seq 1 20); do
     printf 'pw-%05d-abcdefgh' "$i" |
-        "$cli" add "entry $i" --provider custom --account "user$i@example.com" --client msmtp >/dev/null 2>&1
+        APPPASS_HOME="$small" "$cli" add "entry $i" --provider custom --account "user$i@example.com" --client msmtp >/dev/null 2>&1
 done
+[ "$(APPPASS_HOME="$small" "$cli" list | grep -c .)" -ge 20 ] || die "the small profile does not list 20 entries"
 
 # The 10,000 entries' passwords go to an encrypted file store: adding them to gnome-keyring took
 # about 50 s per 1,000 here (10,000: over 8 minutes), and one attempt lost the daemon after 1,000
