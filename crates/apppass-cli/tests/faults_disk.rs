@@ -829,7 +829,8 @@ fn damaged_database_without_a_copy_says_so_and_restore_refuses() {
     let line = one_line_failure(&out, 6);
     assert!(line.contains("no last good copy"), "{line}");
     assert!(
-        line.contains("do not run `apppass doctor` without --restore"),
+        line.contains("Your passwords are still in the keyring")
+            && line.contains("apppass doctor --adopt-orphans"),
         "{line}"
     );
     let out = h.cmd(["doctor", "--restore"]).output().unwrap();
@@ -837,6 +838,30 @@ fn damaged_database_without_a_copy_says_so_and_restore_refuses() {
     assert!(line.contains("no last good copy"), "{line}");
     assert_eq!(std::fs::read(&db).unwrap(), before);
     assert!(!h.path().join("vault-last-good.sqlite3").exists());
+
+    // The message's last step: with the damaged file moved out, doctor --adopt-orphans gets the
+    // password back as an entry.
+    let aside = tempfile::tempdir().unwrap();
+    std::fs::rename(&db, aside.path().join("vault.sqlite3")).unwrap();
+    for side in ["vault.sqlite3-wal", "vault.sqlite3-shm"] {
+        let _ = std::fs::remove_file(h.path().join(side));
+    }
+    let out = h
+        .cmd(["doctor", "--adopt-orphans", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["orphans_adopted"],
+        serde_json::json!(["Recovered password 1"])
+    );
+    let out = h.cmd(["get", "Recovered password 1"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "only-secret\n");
 }
 
 #[test]

@@ -62,7 +62,7 @@ fn damaged(path: &Path, what: &str) -> Failure {
     let next = if last_good.is_file() {
         "Run `apppass doctor --restore`: it keeps the damaged file under a new name and puts back the last good copy of the entry list"
     } else {
-        "There is no last good copy to restore: keep the file, and restore the data directory from a backup if you have one"
+        "There is no last good copy to restore: keep the file, and restore the data directory from a backup if you have one; otherwise move the file out of the folder and run `apppass doctor --adopt-orphans`, which makes an entry of every password of this profile still in the keyring"
     };
     Failure::new(
         Code::DataCorrupt,
