@@ -22,9 +22,21 @@ pub fn check(data: &[u8]) {
                 assert!(!v.is_empty(), "{}: accepted an empty value", provider.id);
                 assert_eq!(v.trim(), v, "{}: accepted value is not trimmed", provider.id);
                 assert!(v.len() <= apppass_core::vault::MAX_SECRET_BYTES);
-                let again = catalog::validate_paste(&provider.id, &value)
-                    .unwrap_or_else(|f| panic!("{}: refused its own output {:?} from {:?}: {f:?}", provider.id, value.expose(), raw.expose()));
-                assert_eq!(again.expose(), v, "{}: not idempotent", provider.id);
+                match catalog::validate_paste(&provider.id, &value) {
+                    Ok(again) => assert_eq!(again.expose(), v, "{}: not idempotent", provider.id),
+                    // zxcvbn 3.1 is not deterministic: the same value can get a few tenths of a
+                    // log10 more or fewer guesses from one call to the next (its matchers walk
+                    // std HashMaps, whose order is random per map), so the "looks like an account
+                    // password" verdict of a value near the threshold can differ between two
+                    // pastes (found by this target, seed regress-zxcvbn-nondeterministic). The
+                    // tidying itself must still be idempotent.
+                    Err(f) if f.code == Code::LooksLikeAccountPassword => {
+                        let tidied = catalog::normalise(&provider.format, &value)
+                            .unwrap_or_else(|p| panic!("{}: format refused its own output: {p:?}", provider.id));
+                        assert_eq!(tidied.expose(), v, "{}: tidying not idempotent", provider.id);
+                    }
+                    Err(f) => panic!("{}: refused its own output {:?} from {:?}: {f:?}", provider.id, value.expose(), raw.expose()),
+                }
             }
             Err(f) => {
                 assert!(
