@@ -351,10 +351,18 @@ impl Db {
         &self.conn
     }
 
-    pub fn insert_pending(&self, e: &Entry, fingerprint: Option<&str>) -> rusqlite::Result<()> {
+    /// Inserts an entry row: `pending` while its secret is still to be written (an add), or
+    /// `active` when the secret is already in the store (an adopted orphan: a `pending` row found
+    /// by `repair` would delete that secret).
+    pub fn insert(
+        &self,
+        e: &Entry,
+        fingerprint: Option<&str>,
+        state: &str,
+    ) -> rusqlite::Result<()> {
         self.conn.execute(
             "INSERT INTO entries (id, name, name_key, provider, account, client, kind, state, created, rotated, last_used, notes, fingerprint, servers)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11, ?12, ?13)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?14, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 e.id,
                 e.name,
@@ -369,6 +377,7 @@ impl Db {
                 e.notes,
                 fingerprint,
                 e.servers.as_ref().map(|s| serde_json::to_string(s).expect("server settings encode")),
+                state,
             ],
         )?;
         Ok(())

@@ -12,8 +12,8 @@
 //! `pending` row rolls it back (deletes the secret if written, then the row); a `removing` row is
 //! finished; a rotation row is finished when the store holds the new password, else dropped.
 //! Because the lock is held for the whole sequence, a row found unfinished under the lock is
-//! always one whose writer died. `doctor` also deletes store items of this profile that no row
-//! knows (orphans).
+//! always one whose writer died. `doctor` also counts store items of this profile that no row
+//! knows (orphans) and keeps them; `adopt_orphans` and `remove_orphans` act on them.
 
 pub mod db;
 pub mod file_store;
@@ -34,7 +34,7 @@ use crate::audit::{Action, AuditLog};
 use crate::catalog;
 use crate::clock::Clock;
 use crate::error::{Code, Failure};
-use crate::fsutil::{ensure_private_dir, storage_failure};
+use crate::fsutil::ensure_private_dir;
 use crate::profile::Profile;
 use crate::secret::Secret;
 
@@ -294,16 +294,8 @@ impl Vault {
             // A full or read-only disk: say so, rather than what the lock file's open says.
             return Err(problem.clone());
         }
-        let path = self.profile.lock_path();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| storage_failure(&path, e))?;
-        file.lock().map_err(|e| storage_failure(&path, e))?;
         Ok(WriteLock {
-            file,
+            file: recover::lock_file(&self.profile)?,
             vault: self,
             changes: self.db.conn().total_changes(),
         })
@@ -434,7 +426,7 @@ impl Vault {
         }
         let fingerprint = self.fingerprint(&secret)?;
         self.db
-            .insert_pending(&entry, Some(&fingerprint))
+            .insert(&entry, Some(&fingerprint), "pending")
             .map_err(|e| match &e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::ConstraintViolation =>

@@ -42,7 +42,7 @@ pub struct Restored {
 pub fn restore_last_good(profile: &Profile, now: i64) -> Result<Restored, Failure> {
     let db_path = profile.database_path();
     let copy = profile.last_good_path();
-    let _lock = lock(profile)?;
+    let _lock = lock_file(profile)?;
     if db_path.exists() && Db::damage(&db_path)?.is_none() {
         return Err(Failure::new(
             Code::InvalidInput,
@@ -137,7 +137,9 @@ pub fn restore_last_good(profile: &Profile, now: i64) -> Result<Restored, Failur
     })
 }
 
-fn lock(profile: &Profile) -> Result<std::fs::File, Failure> {
+/// Opens and takes the profile's lock file (`vault.lock`); the OS releases it when the file is
+/// closed or the process dies. Shared by the vault's writes and the restore.
+pub(super) fn lock_file(profile: &Profile) -> Result<std::fs::File, Failure> {
     let path = profile.lock_path();
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -168,8 +170,8 @@ fn free_name(path: &Path) -> PathBuf {
 }
 
 impl Vault {
-    /// Ids of the store items of this profile that no entry knows (as `doctor` finds them before
-    /// deleting them); `None` when the store cannot list its items.
+    /// Ids of the store items of this profile that no entry knows (what `doctor` counts);
+    /// `None` when the store cannot list its items.
     pub fn orphans(&self) -> Result<Option<Vec<String>>, Failure> {
         let known: std::collections::HashSet<String> = self
             .db
@@ -247,10 +249,11 @@ impl Vault {
                 servers: None,
             };
             let fingerprint = self.fingerprint(&secret)?;
+            // Active at once: the password is already stored, and a `pending` row left by a kill
+            // would make `repair` delete it.
             self.db
-                .insert_pending(&entry, Some(&fingerprint))
+                .insert(&entry, Some(&fingerprint), "active")
                 .map_err(|e| self.sql(e))?;
-            self.db.set_state(&id, "active").map_err(|e| self.sql(e))?;
             let _ = self.store.relabel(&self.key(&id), &item_label(&name));
             self.audit(Action::Added, &name, &id, Ok(()));
             report.orphans_adopted.push(name);

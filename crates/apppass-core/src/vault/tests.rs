@@ -281,7 +281,7 @@ fn unfinished_rows_are_repaired_at_open_and_orphans_kept_by_doctor() {
     };
     let mut half = half;
     half.name = "Half".into();
-    f.vault.db.insert_pending(&half, None).unwrap();
+    f.vault.db.insert(&half, None, "pending").unwrap();
     f.store
         .put(&f.vault.key("deadbeef"), "x", &Secret::from("h"))
         .unwrap();
