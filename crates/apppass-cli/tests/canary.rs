@@ -46,12 +46,13 @@ mod dovecot;
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use common::bridge::{imap_login, Running};
 use common::oidc::{browser, provider};
 use common::*;
 use dovecot::{dovecot_oauth2, Dovecot, ALICE};
@@ -333,78 +334,6 @@ impl Driver<'_> {
         );
         let user = v["username"].as_str().unwrap_or_default().to_string();
         (user, password)
-    }
-}
-
-/// Python's imaplib through the bridge (STARTTLS with the bridge's certificate, LOGIN with the
-/// password from stdin, never argv): "ok" or "NO ...".
-fn imap_login(port: u16, cert: &Path, user: &str, password: &str) -> String {
-    let mut py = Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import imaplib, ssl, sys\n\
-             port, ca, user = sys.argv[1:]\n\
-             password = sys.stdin.readline().rstrip('\\n')\n\
-             m = imaplib.IMAP4('127.0.0.1', int(port))\n\
-             m.starttls(ssl_context=ssl.create_default_context(cafile=ca))\n\
-             try:\n\
-             \x20   m.login(user, password)\n\
-             except imaplib.IMAP4.error as e:\n\
-             \x20   print('NO', e)\n\
-             \x20   sys.exit(0)\n\
-             m.select('INBOX', readonly=True)\n\
-             m.search(None, 'ALL')\n\
-             m.logout()\n\
-             print('ok')\n",
-        )
-        .args([&port.to_string(), cert.to_str().unwrap(), user])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(py.stdin.take().unwrap(), "{password}").unwrap();
-    let out = py.wait_with_output().unwrap();
-    assert!(out.status.success(), "imaplib: {}", text(&out.stderr));
-    text(&out.stdout).trim().to_string()
-}
-
-/// `apppass bridge run`, stopped with SIGTERM (killed by Drop when the test fails half-way).
-struct Bridge {
-    child: Child,
-    listeners: serde_json::Value,
-}
-
-impl Bridge {
-    fn imap_port(&self) -> u16 {
-        self.listeners
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["protocol"] == "imap" && l["implicit_tls"] == false)
-            .unwrap_or_else(|| panic!("no IMAP listener: {}", self.listeners))["port"]
-            .as_u64()
-            .unwrap() as u16
-    }
-
-    fn stop(mut self) -> (Option<i32>, Vec<u8>) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let mut stderr = Vec::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_end(&mut stderr);
-        }
-        (self.child.wait().unwrap().code(), stderr)
-    }
-}
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -718,38 +647,22 @@ fn no_canary_leaks_outside_the_keyring_from_any_cli_flow() {
         "--ca-file",
         &ca,
     ];
-    let mut child = dr
-        .cmd(&run_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let mut r = BufReader::new(stdout);
-        let _ = r.read_line(&mut line);
-        let _ = tx.send(line.clone());
-        let mut rest = String::new();
-        let _ = r.read_to_string(&mut rest);
-    });
-    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
-    let bridge = Bridge {
-        listeners: serde_json::from_str::<serde_json::Value>(&line)
-            .unwrap_or_else(|_| panic!("bridge run printed no listeners: {line:?}"))["listeners"]
-            .clone(),
-        child,
-    };
+    let bridge = Running::attach(
+        dr.cmd(&run_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     dr.ev.add(
         "command output",
         "apppass bridge run (stdout)",
-        line.into_bytes(),
+        bridge.stdout_line.clone().into_bytes(),
     );
     let bpid = bridge.child.id();
     dr.ev.process("apppass bridge run", bpid);
-    let port = bridge.imap_port();
+    let port = bridge.port("imap", false);
 
     // A session: the bridge refreshes the sign-in (rotating the refresh token) and logs in
     // upstream with an access token.
@@ -787,9 +700,12 @@ fn no_canary_leaks_outside_the_keyring_from_any_cli_flow() {
     dr.ev.process("apppass bridge run", bpid);
     ats.extend(access_tokens());
     let (code, stderr) = bridge.stop();
-    assert_eq!(code, Some(0), "{}", text(&stderr));
-    dr.ev
-        .add("command output", "apppass bridge run (stderr)", stderr);
+    assert_eq!(code, Some(0), "{}", stderr);
+    dr.ev.add(
+        "command output",
+        "apppass bridge run (stderr)",
+        stderr.into_bytes(),
+    );
     dr.capture();
     assert!(
         h.path().join("bridge-protocol.log").is_file(),

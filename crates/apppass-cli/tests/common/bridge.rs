@@ -12,12 +12,14 @@ use super::{text, Home};
 pub struct Running {
     pub child: Child,
     pub listeners: serde_json::Value,
+    /// The listeners line as the bridge printed it on stdout.
+    pub stdout_line: String,
 }
 
 impl Running {
     /// `apppass bridge run --json --ca-file CA`: waits (30 s) for its listeners line.
     pub fn start(h: &Home, ca_file: &Path) -> Running {
-        let mut child = h
+        let child = h
             .std_cmd([
                 "bridge",
                 "run",
@@ -30,22 +32,35 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        Running::attach(child)
+    }
+
+    /// Takes over a spawned `apppass bridge run --json` (stdout and stderr piped): waits (30 s)
+    /// for its listeners line, then keeps draining its stdout.
+    pub fn attach(mut child: Child) -> Running {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
+            let mut r = BufReader::new(stdout);
+            let _ = r.read_line(&mut line);
             let _ = tx.send(line);
+            let mut rest = Vec::new();
+            let _ = r.read_to_end(&mut rest);
         });
         let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!("bridge run printed no listeners: {}", text(&out.stderr))
+            panic!(
+                "bridge run printed no listeners ({line:?}): {}",
+                text(&out.stderr)
+            )
         };
         Running {
             child,
             listeners: v["listeners"].clone(),
+            stdout_line: line,
         }
     }
 
@@ -66,17 +81,17 @@ impl Running {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// SIGTERM; its exit status and stderr.
+    /// SIGTERM; its exit status and stderr (every byte: invalid UTF-8 is replaced, not dropped).
     pub fn stop(mut self) -> (Option<i32>, String) {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-        let mut stderr = String::new();
+        let mut stderr = Vec::new();
         if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
+            let _ = e.read_to_end(&mut stderr);
         }
         let code = self.child.wait().unwrap().code();
-        (code, stderr)
+        (code, String::from_utf8_lossy(&stderr).into_owned())
     }
 }
 
@@ -90,7 +105,8 @@ impl Drop for Running {
 }
 
 /// Python's imaplib as Thunderbird uses the bridge: the plain port, STARTTLS trusting `cert`,
-/// LOGIN with `password` (on stdin, never argv), then SELECT INBOX. Prints "ok" or "NO <reply>".
+/// LOGIN with `password` (on stdin, never argv), then SELECT INBOX and SEARCH ALL. Prints "ok" or
+/// "NO <reply>".
 /// Bounded: imaplib gives up after 30 s.
 pub fn imap_login(port: u16, cert: &Path, user: &str, password: &str) -> String {
     let mut py = Command::new("python3")
@@ -107,6 +123,7 @@ pub fn imap_login(port: u16, cert: &Path, user: &str, password: &str) -> String 
              \x20   print('NO', e)\n\
              \x20   sys.exit(0)\n\
              m.select('INBOX', readonly=True)\n\
+             m.search(None, 'ALL')\n\
              m.logout()\n\
              print('ok')\n",
         )
