@@ -7,26 +7,12 @@ include!("../../../fuzz/src/bridge_body.rs");
 
 use apppass_core::fuzzing::{self, Script, PASSWORD, TLS_MARK, USER};
 
-fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|f| {
-            let f = f.unwrap();
-            (
-                f.file_name().to_string_lossy().into_owned(),
-                std::fs::read(f.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
-}
+#[path = "support/fuzz_corpus.rs"]
+mod fuzz_corpus;
+use fuzz_corpus::{holds_on, seeds};
 
 fn holds(target: &str, check: fn(&[u8])) {
-    let files = corpus(target);
+    let files = seeds(target);
     assert!(files.len() >= 10, "the seed corpus of {target} is missing");
     let mut runs = 0;
     for (name, data) in &files {
@@ -47,15 +33,7 @@ fn holds(target: &str, check: fn(&[u8])) {
                 inputs.push(d);
             }
         }
-        for input in inputs {
-            let run = std::panic::catch_unwind(|| check(&input));
-            assert!(
-                run.is_ok(),
-                "{target}/{name} (or a mutation of it) broke an invariant: {:?}",
-                String::from_utf8_lossy(&input)
-            );
-            runs += 1;
-        }
+        runs += holds_on(&format!("{target}/{name}"), &inputs, check);
     }
     assert!(runs > 500, "only {runs} inputs");
 }
@@ -76,7 +54,7 @@ fn smtp_fuzz_body_holds_on_the_corpus_and_its_mutations() {
 }
 
 fn seed(target: &str, name: &str) -> Script {
-    let data = corpus(target)
+    let data = seeds(target)
         .into_iter()
         .find(|(n, _)| n == name)
         .unwrap_or_else(|| panic!("no seed {target}/{name}"))
@@ -98,7 +76,7 @@ fn the_right_password_reaches_the_token_source_and_nothing_else_does() {
         ("bridge_pop", fuzzing::pop),
         ("bridge_smtp", fuzzing::smtp),
     ] {
-        for (name, _) in corpus(target) {
+        for (name, _) in seeds(target) {
             let t = run(&seed(target, &name));
             let right = t.checks.iter().filter(|c| c.accepted).count();
             assert_eq!(t.token_requests > 0, right > 0, "{target}/{name}");

@@ -4,21 +4,12 @@
 
 include!("../../../fuzz/src/config_parsers_body.rs");
 
+#[path = "support/fuzz_corpus.rs"]
+mod fuzz_corpus;
+
 #[test]
 fn config_fuzz_body_holds_on_the_corpus_and_its_mutations() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/config_parsers");
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|f| {
-            let f = f.unwrap();
-            (
-                f.file_name().to_string_lossy().into_owned(),
-                std::fs::read(f.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
+    let files = fuzz_corpus::seeds("config_parsers");
     assert!(files.len() >= 7, "the seed corpus is missing");
     let mut runs = 0;
     for (name, data) in &files {
@@ -33,15 +24,7 @@ fn config_fuzz_body_holds_on_the_corpus_and_its_mutations() {
                 inputs.push(d);
             }
         }
-        for input in inputs {
-            let run = std::panic::catch_unwind(|| check(&input));
-            assert!(
-                run.is_ok(),
-                "{name} (or a mutation of it) broke an invariant: {:?}",
-                String::from_utf8_lossy(&input)
-            );
-            runs += 1;
-        }
+        runs += fuzz_corpus::holds_on(name, &inputs, check);
     }
     assert!(runs > 500, "only {runs} inputs");
 }

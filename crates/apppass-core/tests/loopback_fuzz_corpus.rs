@@ -4,21 +4,12 @@
 
 include!("../../../fuzz/src/loopback_callback_body.rs");
 
+#[path = "support/fuzz_corpus.rs"]
+mod fuzz_corpus;
+use fuzz_corpus::holds_on;
+
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus/loopback_callback");
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|f| {
-            let f = f.unwrap();
-            (
-                f.file_name().to_string_lossy().into_owned(),
-                std::fs::read(f.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
+    fuzz_corpus::seeds("loopback_callback")
 }
 
 #[test]
@@ -40,15 +31,7 @@ fn loopback_fuzz_body_holds_on_the_corpus_and_its_mutations() {
                 }
             }
         }
-        for input in inputs {
-            let run = std::panic::catch_unwind(|| check(&input));
-            assert!(
-                run.is_ok(),
-                "{name} (or a mutation of it) broke an invariant: {:?}",
-                String::from_utf8_lossy(&input)
-            );
-            runs += 1;
-        }
+        runs += holds_on(name, &inputs, check);
     }
     assert!(runs > 2000, "only {runs} inputs");
 }

@@ -4,21 +4,11 @@
 
 include!("../../../fuzz/src/paste_normaliser_body.rs");
 
+#[path = "support/fuzz_corpus.rs"]
+mod fuzz_corpus;
+
 fn corpus() -> Vec<(String, Vec<u8>)> {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/paste_normaliser");
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|f| {
-            let f = f.unwrap();
-            (
-                f.file_name().to_string_lossy().into_owned(),
-                std::fs::read(f.path()).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
+    fuzz_corpus::seeds("paste_normaliser")
 }
 
 #[test]
