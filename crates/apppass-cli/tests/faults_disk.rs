@@ -182,18 +182,6 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Every label secret-tool lists for service=apppass (the shared test keyring).
-fn keyring_labels() -> Vec<String> {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", "apppass"])
-        .output()
-        .expect("secret-tool runs");
-    (text(&out.stdout) + &text(&out.stderr))
-        .lines()
-        .filter_map(|l| l.strip_prefix("label = ").map(str::to_string))
-        .collect()
-}
-
 /// The keyring items of one profile (its namespace): their `username` attributes.
 fn keyring_items_of(home: &Path) -> Vec<String> {
     let namespace = apppass_core::profile::Profile::isolated(home)
@@ -412,7 +400,7 @@ fn disk_full_refuses_every_change_with_a_clear_message_and_loses_nothing() {
         eprintln!("disk full: {args:?} -> {line}");
     }
     // No password of a refused add or rotation reached the keyring.
-    let labels = keyring_labels();
+    let labels = secret_tool_labels();
     assert!(
         !labels.contains(&format!("apppass: {new_name}")),
         "{labels:?}"
@@ -588,7 +576,7 @@ fn read_only_data_directory_reads_work_and_changes_say_what_to_do() {
     }
     let out = fs.apppass(&["settings", "set", "rotation_days", "30"], "");
     refused(&out, 9, &ro, &c);
-    assert!(!keyring_labels().contains(&format!("apppass: {new_name}")));
+    assert!(!secret_tool_labels().contains(&format!("apppass: {new_name}")));
 
     fs.sh("mount -o remount,rw \"$1\"", false);
     read_back(&run, &c);
@@ -805,7 +793,7 @@ fn restore_from_an_older_copy_keeps_the_newer_passwords_in_the_keyring() {
         "first-secret-1\n"
     );
     // The newer entry's password is still in the keyring, under its name.
-    assert!(keyring_labels().contains(&format!("apppass: {newer}")));
+    assert!(secret_tool_labels().contains(&format!("apppass: {newer}")));
 }
 
 #[test]

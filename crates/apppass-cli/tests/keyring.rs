@@ -44,18 +44,6 @@ fn secret_tool_user(user: &str) -> Option<(String, String)> {
     Some((label.to_string(), secret.to_string()))
 }
 
-/// Every label secret-tool lists for service=apppass.
-fn secret_tool_labels() -> Vec<String> {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", "apppass"])
-        .output()
-        .expect("secret-tool runs");
-    (text(&out.stdout) + &text(&out.stderr))
-        .lines()
-        .filter_map(|l| l.strip_prefix("label = ").map(str::to_string))
-        .collect()
-}
-
 fn get(home: &Home, name: &str) -> std::process::Output {
     home.cmd(["get", name]).output().unwrap()
 }

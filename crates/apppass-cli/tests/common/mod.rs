@@ -196,6 +196,18 @@ pub fn passphrase_fd(cmd: &mut std::process::Command, passphrase: &str) -> std::
     file
 }
 
+/// Every label secret-tool lists for service=apppass (the test keyring of this session).
+pub fn secret_tool_labels() -> Vec<String> {
+    let out = std::process::Command::new("secret-tool")
+        .args(["search", "--all", "service", "apppass"])
+        .output()
+        .expect("secret-tool runs");
+    (text(&out.stdout) + &text(&out.stderr))
+        .lines()
+        .filter_map(|l| l.strip_prefix("label = ").map(str::to_string))
+        .collect()
+}
+
 /// A name no other test (or earlier run) uses, for finding items with secret-tool.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
