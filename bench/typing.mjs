@@ -15,7 +15,6 @@
 // itself runs in Rust (vault_search over IPC), so the figure covers IPC, search, render and paint.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -23,6 +22,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { remote } = await import(
   pathToFileURL(join(root, 'tests/e2e/node_modules/webdriverio/build/node.js')).href
 );
+// The e2e tests' helpers for tauri-driver's ports.
+const { freePort, waitForPort } = await import(pathToFileURL(join(root, 'tests/e2e/app.mjs')).href);
 
 const [app, home, count = '56'] = process.argv.slice(2);
 if (!app || !home) {
@@ -30,31 +31,6 @@ if (!app || !home) {
   process.exit(2);
 }
 const keystrokes = Number(count);
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-async function waitForPort(port, ms) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    const up = await new Promise((ok) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.end(); ok(true); });
-      s.once('error', () => ok(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`tauri-driver did not listen on ${port}`);
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,7 +10,7 @@ import { remote } from 'webdriverio';
 export const APP = process.env.APPPASS_APP_BIN;
 export const CLI = process.env.APPPASS_CLI_BIN;
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -21,7 +21,7 @@ function freePort() {
   });
 }
 
-async function waitForPort(port, ms) {
+export async function waitForPort(port, ms) {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     const ok = await new Promise((resolve) => {
