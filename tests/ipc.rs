@@ -178,8 +178,11 @@ impl TestApp {
         )
     }
 
+    /// The entries' names in a command's answer: a list, or a search's page (`entries`).
     fn names(&self, cmd: &str, args: Value) -> Vec<String> {
-        self.ok(cmd, args)
+        let answer = self.ok(cmd, args);
+        let entries = answer.get("entries").unwrap_or(&answer);
+        entries
             .as_array()
             .unwrap()
             .iter()
@@ -216,9 +219,14 @@ fn list_add_search_rename_remove_round_trip() {
         ["Phone mail", "Thunderbird on laptop"]
     );
     assert_eq!(
-        app.names("vault_search", json!({"query": "laptop"})),
+        app.names("vault_search", json!({"query": "laptop", "limit": 25})),
         ["Thunderbird on laptop"]
     );
+    // A page: the first `limit` matches and how many there are.
+    let page = app.ok("vault_search", json!({"query": "", "limit": 1}));
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(page["entries"][0]["name"], "Phone mail");
 
     let renamed = app.ok(
         "entry_rename",
@@ -226,7 +234,7 @@ fn list_add_search_rename_remove_round_trip() {
     );
     assert_eq!(renamed["name"], "Thunderbird (work laptop)");
     assert_eq!(
-        app.names("vault_search", json!({"query": "work laptop"})),
+        app.names("vault_search", json!({"query": "work laptop", "limit": 25})),
         ["Thunderbird (work laptop)"]
     );
 
@@ -539,7 +547,7 @@ fn a_damaged_vault_database_answers_data_corrupt_with_the_file_and_what_to_do() 
     let (_app, window) = build(state);
     for (cmd, args) in [
         ("vault_list", json!({})),
-        ("vault_search", json!({"query": "k"})),
+        ("vault_search", json!({"query": "k", "limit": 25})),
         (
             "entry_add",
             json!({"entry": new_entry("New", "custom"), "password": "new-password-2"}),

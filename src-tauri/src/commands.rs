@@ -16,8 +16,8 @@ use apppass_core::settings::Settings;
 use apppass_core::signin::{Account, SignedOut};
 use apppass_core::vault::{Access, Entry, HealthReport, NewEntry};
 use apppass_core::wire::{
-    Copied, ExportedFile, MfaOverview, Pasted, Removed, Revealed, Rotated, SignInProgress,
-    SignInSetup, StoreStatus,
+    Copied, ExportedFile, MfaOverview, Pasted, Removed, Revealed, Rotated, SearchPage,
+    SignInProgress, SignInSetup, StoreStatus,
 };
 use apppass_core::{Code, Failure, Secret};
 use tauri::ipc::Channel;
@@ -35,9 +35,11 @@ pub fn vault_list(state: State<'_, AppState>) -> Answer<Vec<Entry>> {
     state.with_vault(|v| v.list())
 }
 
+/// The first `limit` entries matching `query` (every entry when it is blank) and how many match:
+/// the vault screen shows one page, whatever the size of the vault.
 #[tauri::command(async)]
-pub fn vault_search(state: State<'_, AppState>, query: String) -> Answer<Vec<Entry>> {
-    state.with_vault(|v| v.search(&query))
+pub fn vault_search(state: State<'_, AppState>, query: String, limit: u32) -> Answer<SearchPage> {
+    state.with_vault(|v| v.search_page(&query, limit as usize))
 }
 
 #[tauri::command(async)]

@@ -21,9 +21,12 @@ describe('the app', () => {
   });
 
   it('starts a new user (empty vault) in the wizard; Cancel shows the empty vault', async () => {
-    fakeBackend([]);
+    const backend = fakeBackend([]);
     render(App);
     expect(await screen.findByTestId('wizard')).toHaveAttribute('data-step', 'provider');
+    // The start-up reads the vault once: the vault screen's first page also says it is empty.
+    expect(backend.called('vault_search')).toEqual([{ query: '', limit: 25 }]);
+    expect(backend.called('vault_list')).toEqual([]);
     await fireEvent.click(screen.getByTestId('wizard-cancel'));
     expect(await screen.findByTestId('empty-state')).toBeInTheDocument();
     await fireEvent.click(screen.getByTestId('empty-add-button'));
@@ -32,13 +35,13 @@ describe('the app', () => {
 
   it('does not pull a user who went elsewhere back into the wizard when the empty vault loads', async () => {
     const backend = fakeBackend([]);
-    // Both the app and the vault screen read the vault: hold every read until released.
-    const pending: ((entries: unknown[]) => void)[] = [];
-    backend.on('vault_list', () => new Promise((resolve) => pending.push(resolve)));
+    // Hold the vault screen's read until the user has gone elsewhere.
+    const pending: ((page: unknown) => void)[] = [];
+    backend.on('vault_search', () => new Promise((resolve) => pending.push(resolve)));
     render(App);
-    await vi.waitFor(() => expect(backend.called('vault_list')).toHaveLength(2));
+    await vi.waitFor(() => expect(backend.called('vault_search')).toHaveLength(1));
     await fireEvent.click(screen.getByTestId('nav-account'));
-    for (const resolve of pending) resolve([]);
+    for (const resolve of pending) resolve({ entries: [], total: 0 });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(screen.queryByTestId('wizard')).not.toBeInTheDocument();
     expect(screen.getByTestId('nav-account')).toHaveClass('active');
@@ -74,7 +77,7 @@ describe('the app', () => {
 
   it('sends a user without a keyring to the storage settings', async () => {
     const backend = fakeBackend([]);
-    backend.fail('vault_list', { code: 'KeyringUnavailable', message: 'No OS keyring.' });
+    backend.fail('vault_search', { code: 'KeyringUnavailable', message: 'No OS keyring.' });
     render(App);
     await fireEvent.click(await screen.findByTestId('use-file-store'));
     expect(await screen.findByTestId('store-section')).toBeInTheDocument();
@@ -85,7 +88,7 @@ describe('the app', () => {
     const backend = fakeBackend([]);
     const message =
       'The vault database /home/ann/.local/share/apppass/vault.sqlite3 is damaged (database disk image is malformed); apppass has not changed it. Run `apppass doctor --restore`: it keeps the damaged file under a new name and puts back the last good copy of the entry list.';
-    backend.fail('vault_list', { code: 'DataCorrupt', message });
+    backend.fail('vault_search', { code: 'DataCorrupt', message });
     render(App);
     const failure = await screen.findByTestId('vault-failure');
     expect(failure).toHaveTextContent('vault.sqlite3 is damaged');
@@ -97,8 +100,8 @@ describe('the app', () => {
     expect(screen.queryByTestId('empty-state')).toBeNull();
     // The navigation stays usable, and "Try again" asks again.
     expect(screen.getByTestId('nav-account')).toBeEnabled();
-    const before = backend.called('vault_list').length;
+    const before = backend.called('vault_search').length;
     await fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
-    await vi.waitFor(() => expect(backend.called('vault_list').length).toBeGreaterThan(before));
+    await vi.waitFor(() => expect(backend.called('vault_search').length).toBeGreaterThan(before));
   });
 });

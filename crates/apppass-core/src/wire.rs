@@ -11,6 +11,15 @@ use crate::secret::Secret;
 use crate::settings::StoreKind;
 use crate::vault::Entry;
 
+/// One page of the vault's list or of a search: the first entries, best first, and how many
+/// match in all (the UI shows "N of total").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct SearchPage {
+    pub entries: Vec<Entry>,
+    pub total: u32,
+}
+
 /// A password was put on the clipboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[ts(export)]

@@ -55,7 +55,7 @@ describe('the vault list', () => {
     const user = userEvent.setup();
     await user.type(screen.getByTestId('search'), 'print');
     await vi.waitFor(() => expect(names()).toEqual(['Printer']));
-    expect(backend.called('vault_search').at(-1)).toEqual({ query: 'print' });
+    expect(backend.called('vault_search').at(-1)).toEqual({ query: 'print', limit: 25 });
 
     await user.type(screen.getByTestId('search'), 'zzz');
     expect(await screen.findByTestId('no-results')).toHaveTextContent('printzzz');
@@ -285,7 +285,7 @@ describe('empty and failing vaults', () => {
   it('leaves a locked encrypted file to the unlock form, without a second banner', async () => {
     const backend = fakeBackend([]);
     const locked = { code: 'PassphraseRequired' as const, message: 'The encrypted file store is locked.' };
-    backend.fail('vault_list', locked);
+    backend.fail('vault_search', locked);
     backend.on('store_status', () => ({ kind: 'encrypted_file', description: '', problem: locked, file_store_exists: true }));
     renderVault();
     await screen.findByTestId('unlock');
@@ -294,7 +294,7 @@ describe('empty and failing vaults', () => {
 
   it('offers the encrypted file store when there is no keyring', async () => {
     const backend = fakeBackend([]);
-    backend.fail('vault_list', {
+    backend.fail('vault_search', {
       code: 'KeyringUnavailable',
       message: 'No OS keyring could be reached.',
     });
@@ -309,7 +309,7 @@ describe('empty and failing vaults', () => {
 
   it('asks for the passphrase of a locked encrypted file', async () => {
     const backend = fakeBackend([entry('a')]);
-    backend.fail('vault_list', {
+    backend.fail('vault_search', {
       code: 'PassphraseRequired',
       message: 'The encrypted file store is locked.',
     });
@@ -322,7 +322,7 @@ describe('empty and failing vaults', () => {
     expect(await screen.findByText('That passphrase does not open it.')).toBeInTheDocument();
 
     backend.on('store_unlock', () => ({ kind: 'encrypted_file', description: '', problem: null, file_store_exists: true }));
-    backend.on('vault_list', () => backend.entries);
+    backend.on('vault_search', () => ({ entries: backend.entries, total: backend.entries.length }));
     await user.type(screen.getByTestId('unlock-passphrase'), 'right');
     await user.click(screen.getByTestId('unlock-button'));
     await vi.waitFor(() => expect(names()).toEqual(['a']));
@@ -334,10 +334,13 @@ describe('a long list', () => {
   const many = (n: number) =>
     Array.from({ length: n }, (_, i) => entry(`entry ${String(i).padStart(4, '0')}`, { client: i % 2 ? 'msmtp' : 'Thunderbird' }));
 
-  it('puts at most 25 rows in the page; "show more" adds the next 25', async () => {
-    fakeBackend(many(60));
+  it('asks for 25 rows and puts them in the page; "show more" asks for the next 25', async () => {
+    const backend = fakeBackend(many(60));
     renderVault();
     await vi.waitFor(() => expect(rows()).toHaveLength(25));
+    // One page over IPC, not the whole vault: Rust cuts the list and sends the count.
+    expect(backend.called('vault_search')).toEqual([{ query: '', limit: 25 }]);
+    expect(backend.called('vault_list')).toEqual([]);
     expect(names()[0]).toBe('entry 0000');
     expect(names()[24]).toBe('entry 0024');
     expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 25 of 60');
@@ -345,6 +348,7 @@ describe('a long list', () => {
 
     await fireEvent.click(screen.getByTestId('show-more'));
     await vi.waitFor(() => expect(rows()).toHaveLength(50));
+    expect(backend.called('vault_search').at(-1)).toEqual({ query: '', limit: 50 });
     expect(screen.getByTestId('show-more')).toHaveTextContent('show 10 more');
     await fireEvent.click(screen.getByTestId('show-more'));
     await vi.waitFor(() => expect(rows()).toHaveLength(60));

@@ -25,6 +25,7 @@ import type { NewEntry } from './bindings/NewEntry';
 import type { Provider } from './bindings/Provider';
 import type { Removed } from './bindings/Removed';
 import type { Revealed } from './bindings/Revealed';
+import type { SearchPage } from './bindings/SearchPage';
 import type { Settings } from './bindings/Settings';
 import type { DeviceCode } from './bindings/DeviceCode';
 import type { SignedOut } from './bindings/SignedOut';
@@ -107,7 +108,7 @@ export type ProviderPage = 'app_passwords' | 'mfa';
 /** Each command's arguments and result. Must match src-tauri/src/commands.rs. */
 export interface Commands {
   vault_list: [Record<string, never>, Entry[]];
-  vault_search: [{ query: string }, Entry[]];
+  vault_search: [{ query: string; limit: number }, SearchPage];
   vault_health: [Record<string, never>, HealthReport];
   entry_add: [{ entry: NewEntry; password: string }, Entry];
   entry_add_from_clipboard: [{ entry: NewEntry }, Entry];
@@ -204,7 +205,8 @@ const none = {} as Record<string, never>;
 
 export const api = {
   list: () => call('vault_list', none),
-  search: (query: string) => call('vault_search', { query }),
+  /** The first `limit` entries matching `query` (all entries when it is blank) and the count. */
+  search: (query: string, limit: number) => call('vault_search', { query, limit }),
   health: () => call('vault_health', none),
   add: (entry: NewEntry, password: string) => call('entry_add', { entry, password }),
   addFromClipboard: (entry: NewEntry) => call('entry_add_from_clipboard', { entry }),

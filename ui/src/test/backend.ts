@@ -99,11 +99,12 @@ export function fakeBackend(entries: Entry[] = []): Backend {
   const sorted = () => [...backend.entries].sort((a, b) => a.name.localeCompare(b.name));
   const defaults: Record<string, Handler> = {
     vault_list: () => sorted(),
-    vault_search: ({ query }) => {
-      const q = String(query).toLowerCase();
-      return sorted().filter((e) =>
+    vault_search: ({ query, limit }) => {
+      const q = String(query).trim().toLowerCase();
+      const hits = sorted().filter((e) =>
         [e.name, e.client, e.provider, e.account].some((f) => f.toLowerCase().includes(q)),
       );
+      return { entries: hits.slice(0, Number(limit)), total: hits.length };
     },
     catalog_providers: () => providers,
     settings_get: () => defaultSettings,

@@ -351,6 +351,16 @@ impl Db {
         &self.conn
     }
 
+    /// Changes when the database does: `PRAGMA data_version` moves when another connection (the
+    /// CLI, another app) commits, `total_changes` when this one writes. Equal values mean rows
+    /// read earlier are still current.
+    pub fn data_generation(&self) -> rusqlite::Result<(i64, u64)> {
+        let data_version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok((data_version, self.conn.total_changes()))
+    }
+
     /// Inserts an entry row: `pending` while its secret is still to be written (an add), or
     /// `active` when the secret is already in the store (an adopted orphan: a `pending` row found
     /// by `repair` would delete that secret).

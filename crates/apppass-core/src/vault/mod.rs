@@ -37,11 +37,13 @@ use crate::error::{Code, Failure};
 use crate::fsutil::ensure_private_dir;
 use crate::profile::Profile;
 use crate::secret::Secret;
+use crate::wire::SearchPage;
 
 use db::Db;
 pub use health::{HealthReport, StaleEntry};
 use recover::is_orphan;
 pub use recover::{restore_last_good, Restored};
+use search::SearchCache;
 pub use search::SearchIndex;
 use store::{SecretKey, SecretStore};
 
@@ -200,6 +202,8 @@ pub struct Vault {
     repaired_at_open: u64,
     /// The last audit line that could not be written (a full disk), for the caller to mention.
     audit_problem: std::cell::RefCell<Option<Failure>>,
+    /// The entries and their search index as of a database version ([`Vault::search_page`]).
+    search_cache: std::cell::RefCell<Option<SearchCache>>,
 }
 
 /// Holds the profile's lock file; released on drop (or by the OS if the process dies). Before
@@ -240,6 +244,7 @@ impl Vault {
             audit,
             repaired_at_open: 0,
             audit_problem: std::cell::RefCell::new(None),
+            search_cache: std::cell::RefCell::new(None),
         };
         if vault.db.read_only().is_some() {
             // A full or read-only disk: reading works, repairs wait until it is writable.
@@ -513,6 +518,22 @@ impl Vault {
             .into_iter()
             .map(|i| entries[i].clone())
             .collect())
+    }
+
+    /// The first `limit` entries matching `query` (all entries, by name, when it is blank), best
+    /// first, and how many match in all. The entries and their index are kept between calls and
+    /// read again only when the database changed (here or in another process), so each keystroke
+    /// of a search costs a scan of the index, not a read of every row.
+    pub fn search_page(&self, query: &str, limit: usize) -> Result<SearchPage, Failure> {
+        let version = self.db.data_generation().map_err(|e| self.sql(e))?;
+        let mut cache = self.search_cache.borrow_mut();
+        let current = match cache.take() {
+            Some(c) if c.version == version => c,
+            _ => SearchCache::new(version, self.list()?),
+        };
+        let page = current.page(query, limit);
+        *cache = Some(current);
+        Ok(page)
     }
 
     pub fn rename(&self, old: &str, new: &str) -> Result<Entry, Failure> {

@@ -7,6 +7,45 @@
 
 use super::Entry;
 use crate::catalog;
+use crate::wire::SearchPage;
+
+/// The active entries (by name) and their index, as read at one database version.
+pub(super) struct SearchCache {
+    pub version: (i64, u64),
+    entries: Vec<Entry>,
+    index: SearchIndex,
+}
+
+impl SearchCache {
+    pub fn new(version: (i64, u64), entries: Vec<Entry>) -> SearchCache {
+        let index = SearchIndex::new(&entries);
+        SearchCache {
+            version,
+            entries,
+            index,
+        }
+    }
+
+    /// The first `limit` matches and their count; a blank query lists every entry by name (the
+    /// database's order, as [`super::Vault::list`]).
+    pub fn page(&self, query: &str, limit: usize) -> SearchPage {
+        if query.trim().is_empty() {
+            return SearchPage {
+                entries: self.entries.iter().take(limit).cloned().collect(),
+                total: count(self.entries.len()),
+            };
+        }
+        let hits = self.index.query(query);
+        SearchPage {
+            entries: hits
+                .iter()
+                .take(limit)
+                .map(|&i| self.entries[i].clone())
+                .collect(),
+            total: count(hits.len()),
+        }
+    }
+}
 
 pub struct SearchIndex {
     /// Per entry: lowered name, client, provider id, provider name, account.
@@ -58,6 +97,10 @@ impl SearchIndex {
         });
         hits.into_iter().map(|(_, i)| i).collect()
     }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn rank(field: &str, term: &str) -> Option<u32> {

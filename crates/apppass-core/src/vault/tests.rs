@@ -537,3 +537,72 @@ fn bridge_clients_are_checked_audited_and_shown_when_unused() {
     let log = std::fs::read_to_string(f.vault.profile().audit_path()).unwrap();
     assert!(!log.contains(password.expose()) && !log.contains(wrong.expose()));
 }
+
+#[test]
+fn search_pages_follow_changes_here_and_in_another_process() {
+    let f = fixture();
+    for name in ["Printer", "Phone", "Laptop mail", "Desk printer"] {
+        f.vault
+            .add(new(name, "custom"), &Secret::from("pw"))
+            .unwrap();
+    }
+    let names = |p: &SearchPage| p.entries.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+
+    // Blank: everything by name, cut at the limit, with the full count.
+    let page = f.vault.search_page("  ", 2).unwrap();
+    assert_eq!(names(&page), ["Desk printer", "Laptop mail"]);
+    assert_eq!(page.total, 4);
+    // A query: best first (a field starting with the term before a word inside one).
+    let page = f.vault.search_page("print", 10).unwrap();
+    assert_eq!(names(&page), ["Printer", "Desk printer"]);
+    assert_eq!(page.total, 2);
+    let page = f.vault.search_page("print", 1).unwrap();
+    assert_eq!((names(&page), page.total), (vec!["Printer".to_string()], 2));
+    assert_eq!(f.vault.search_page("nothing", 10).unwrap().total, 0);
+
+    // A change through this vault is seen at once: rename, remove, add.
+    f.vault.rename("Printer", "Scanner").unwrap();
+    assert_eq!(
+        names(&f.vault.search_page("print", 10).unwrap()),
+        ["Desk printer"]
+    );
+    f.vault.remove("Desk printer").unwrap();
+    assert_eq!(f.vault.search_page("print", 10).unwrap().total, 0);
+    f.vault
+        .add(new("Print server", "custom"), &Secret::from("pw"))
+        .unwrap();
+    assert_eq!(
+        names(&f.vault.search_page("print", 10).unwrap()),
+        ["Print server"]
+    );
+
+    // A change by another connection to the same database (the CLI while the app runs).
+    let other = Vault::open(
+        f.vault.profile.clone(),
+        Box::new(Shared(f.store.clone())),
+        f.clock.clone(),
+        "cli",
+    )
+    .unwrap();
+    other
+        .add(new("Printer upstairs", "custom"), &Secret::from("pw"))
+        .unwrap();
+    assert_eq!(
+        names(&f.vault.search_page("print", 10).unwrap()),
+        ["Print server", "Printer upstairs"]
+    );
+    other.rename("Phone", "Mobile").unwrap();
+    assert_eq!(
+        names(&f.vault.search_page("", 10).unwrap()),
+        [
+            "Laptop mail",
+            "Mobile",
+            "Print server",
+            "Printer upstairs",
+            "Scanner"
+        ]
+    );
+    // The same answers as the uncached search.
+    let cached = f.vault.search_page("p", 100).unwrap();
+    assert_eq!(cached.entries, f.vault.search("p").unwrap());
+}
