@@ -1,6 +1,7 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
+import { requestStartup, settled } from './lib/startup';
 import { entry, fakeBackend } from './test/backend';
 
 describe('the app', () => {
@@ -103,5 +104,42 @@ describe('the app', () => {
     const before = backend.called('vault_search').length;
     await fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
     await vi.waitFor(() => expect(backend.called('vault_search').length).toBeGreaterThan(before));
+  });
+});
+
+describe('the start-up', () => {
+  it('paints from what main.ts asked for before mounting, and reads nothing twice', async () => {
+    const backend = fakeBackend([entry('Work laptop'), entry('Phone')]);
+    const startup = requestStartup();
+    await settled(startup, 1000);
+    const asked = backend.calls.map((c) => c.cmd).sort();
+    expect(asked).toEqual(['catalog_providers', 'settings_get', 'vault_search']);
+    render(App, { props: { startup } });
+    expect(await screen.findAllByTestId('entry-row')).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Only the store check is new; providers, settings and the first page came from start-up.
+    expect(backend.calls.map((c) => c.cmd).sort()).toEqual([...asked, 'store_status'].sort());
+  });
+
+  it('a vault screen mounted later reads the vault again instead of the start-up page', async () => {
+    const backend = fakeBackend([entry('Work laptop')]);
+    const startup = requestStartup();
+    await settled(startup, 1000);
+    render(App, { props: { startup } });
+    expect(await screen.findAllByTestId('entry-row')).toHaveLength(1);
+    backend.entries = [...backend.entries, entry('Added by the CLI')];
+    await fireEvent.click(screen.getByTestId('nav-account'));
+    await fireEvent.click(screen.getByTestId('nav-vault'));
+    await vi.waitFor(() => expect(screen.getAllByTestId('entry-row')).toHaveLength(2));
+    expect(backend.called('vault_search')).toHaveLength(2);
+  });
+
+  it('mounts without waiting for a vault that does not answer', async () => {
+    const backend = fakeBackend([]);
+    backend.on('vault_search', () => new Promise(() => {}));
+    const startup = requestStartup();
+    const t0 = Date.now();
+    await settled(startup, 50);
+    expect(Date.now() - t0).toBeLessThan(1000);
   });
 });

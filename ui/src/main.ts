@@ -1,6 +1,7 @@
 import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';
+import { requestStartup, settled } from './lib/startup';
 
 // Counts Content-Security-Policy violations on the page, so that the end-to-end tests can check
 // that the UI runs under the app's strict CSP without any. Nothing is logged.
@@ -11,6 +12,9 @@ document.addEventListener('securitypolicyviolation', () => {
 });
 document.documentElement.dataset.cspViolations = '0';
 
-const app = mount(App, { target: document.getElementById('app')! });
-
-export default app;
+// The first screen's data is asked for now and the UI mounted once it is here (at most 300 ms
+// later), so the first frame painted already shows the vault (./lib/startup.ts).
+const startup = requestStartup();
+void settled(startup, 300).then(() =>
+  mount(App, { target: document.getElementById('app')!, props: { startup } }),
+);

@@ -50,6 +50,7 @@ import type { Step as CheckStep } from './bindings/Step';
 import type { Verdict } from './bindings/Verdict';
 
 export type {
+  SearchPage,
   Account,
   BridgeError,
   BridgeSettings,
