@@ -11,6 +11,8 @@ between the two apps (which goes first alternates too), after one unmeasured sta
 "cold" runs drop the page cache first (`sync; echo 3 > /proc/sys/vm/drop_caches`, root only);
 "warm" runs follow without. Memory: 2 s after ready, the RSS and PSS (smaps_rollup) of the app's
 whole process tree (the app, WebKitWebProcess, WebKitNetworkProcess, ...), median over the runs.
+Idle CPU: then the CPU time (utime + stime) of that tree over the next 2 s, as per cent of one
+core, median over the runs: what the window costs while nobody touches it.
 """
 import argparse
 import json
@@ -75,6 +77,26 @@ def memory(pid):
     return rss, pss, sorted(comm(p) for p in procs)
 
 
+def cpu_ticks(pid):
+    """utime + stime of the whole process tree, in clock ticks."""
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def idle_cpu(pid, seconds=2.0):
+    """Per cent of one core the process tree uses while nobody touches the window."""
+    before = cpu_ticks(pid)
+    time.sleep(seconds)
+    return (cpu_ticks(pid) - before) / os.sysconf("SC_CLK_TCK") / seconds * 100
+
+
 def drop_caches():
     subprocess.run(["sync"], check=True)
     with open("/proc/sys/vm/drop_caches", "w") as f:
@@ -122,7 +144,7 @@ def start_once(binary, env, measure_memory, timeout=60.0):
         mem = None
         if measure_memory:
             time.sleep(2.0)
-            mem = memory(proc.pid)
+            mem = memory(proc.pid) + (idle_cpu(proc.pid),)
         return (ready - t0) / 1e6, mem
     finally:
         stop(proc)
@@ -157,7 +179,8 @@ def main():
         "apppass": (args.app, dict(base_env, APPPASS_HOME=args.home)),
         "baseline": (args.baseline, dict(base_env)),
     }
-    res = {name: {"cold": [], "warm": [], "rss": [], "pss": [], "procs": None} for name in apps}
+    res = {name: {"cold": [], "warm": [], "rss": [], "pss": [], "idle_cpu": [], "procs": None}
+           for name in apps}
     for name, (binary, env) in apps.items():
         start_once(binary, env, False)  # unmeasured: first start writes caches and window state
     modes = (["cold"] if cold_ok else []) + ["warm"]
@@ -174,6 +197,7 @@ def main():
                     res[name]["rss"].append(mem[0])
                     res[name]["pss"].append(mem[1])
                     res[name]["procs"] = mem[2]
+                    res[name]["idle_cpu"].append(mem[3])
             print(f"[bench] {mode} run {i + 1}/{args.runs}: "
                   + ", ".join(f"{n} {res[n][mode][-1]:.0f} ms" for n in apps), file=sys.stderr)
 
@@ -186,6 +210,7 @@ def main():
                            "all_ms": [round(x, 1) for x in r[mode]]}
         entry["rss_mib"] = statistics.median(r["rss"]) / 1024
         entry["pss_mib"] = statistics.median(r["pss"]) / 1024
+        entry["idle_cpu_pct"] = statistics.median(r["idle_cpu"])
         out["apps"][name] = entry
     if args.json:
         with open(args.json, "w") as f:
