@@ -2,7 +2,8 @@
 # Usage: scripts/bundle-install-test.sh [path/to/apppass_*.deb]
 #
 # Installs the .deb on a FRESH Debian 12 (bookworm) root and checks it as a user would meet it
-# (docs/RELEASE.md, "Install test"). Needs root, debootstrap and the Debian mirror; not part of CI.
+# (docs/RELEASE.md, "Install test"). Needs root and the Debian mirror (installs debootstrap when it
+# is missing); not part of CI.
 #   1. a bookworm root: debootstrap --variant=minbase once, kept as a tarball under
 #      target/install-test/ (reruns unpack it in seconds); a new root is unpacked for every run, with
 #      /proc, /sys, /dev (with /dev/pts, /dev/shm) mounted and unmounted on exit, also on failure;
@@ -35,7 +36,7 @@ mkdir -p "$work" "$archives/partial"
 t_start=$(date +%s)
 
 if [ ! -s "$tarball" ]; then
-    command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install debootstrap"
+    need_apt debootstrap debootstrap
     seed="$work/seed"
     if [ ! -x "$seed/usr/bin/apt-get" ]; then
         rm -rf "$seed"

@@ -34,8 +34,7 @@ for t in "${targets[@]}"; do
     case "$t" in
         windows)
             triple=x86_64-pc-windows-gnu
-            command -v x86_64-w64-mingw32-gcc >/dev/null ||
-                die "MinGW is missing: apt-get install gcc-mingw-w64-x86-64"
+            need_apt x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
             ;;
         macos)
             triple=x86_64-apple-darwin

@@ -66,6 +66,21 @@ EOF
     printf '%s\n' "--config-file=$dir/bus.conf" "--dbus-daemon=$dir/dbus-daemon"
 }
 
+# need_apt COMMAND PACKAGE: installs the Debian package when its command is missing (as root, or
+# through sudo), so that a script brings its own tools like setup.sh does; dies with what to run
+# when that is not possible.
+need_apt() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    local sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo -n)
+    say "installing $2 (for $1)"
+    { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 ||
+        { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 &&
+            "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1; }; } ||
+        die "$1 is missing and $2 could not be installed: run 'sudo apt-get install $2'"
+    command -v "$1" >/dev/null 2>&1 || die "$2 is installed but $1 is still not on PATH"
+}
+
 require_dbus_tools() {
     local t
     for t in dbus-run-session dbus-daemon dbus-send; do
