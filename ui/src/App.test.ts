@@ -26,7 +26,7 @@ describe('the app', () => {
     render(App);
     expect(await screen.findByTestId('wizard')).toHaveAttribute('data-step', 'provider');
     // The start-up reads the vault once: the vault screen's first page also says it is empty.
-    expect(backend.called('vault_search')).toEqual([{ query: '', limit: 25 }]);
+    expect(backend.called('vault_search')).toEqual([{ query: '', limit: 15 }]);
     expect(backend.called('vault_list')).toEqual([]);
     await fireEvent.click(screen.getByTestId('wizard-cancel'));
     expect(await screen.findByTestId('empty-state')).toBeInTheDocument();

@@ -55,7 +55,7 @@ describe('the vault list', () => {
     const user = userEvent.setup();
     await user.type(screen.getByTestId('search'), 'print');
     await vi.waitFor(() => expect(names()).toEqual(['Printer']));
-    expect(backend.called('vault_search').at(-1)).toEqual({ query: 'print', limit: 25 });
+    expect(backend.called('vault_search').at(-1)).toEqual({ query: 'print', limit: 15 });
 
     await user.type(screen.getByTestId('search'), 'zzz');
     expect(await screen.findByTestId('no-results')).toHaveTextContent('printzzz');
@@ -334,51 +334,51 @@ describe('a long list', () => {
   const many = (n: number) =>
     Array.from({ length: n }, (_, i) => entry(`entry ${String(i).padStart(4, '0')}`, { client: i % 2 ? 'msmtp' : 'Thunderbird' }));
 
-  it('asks for 25 rows and puts them in the page; "show more" asks for the next 25', async () => {
-    const backend = fakeBackend(many(60));
+  it('asks for 15 rows and puts them in the page; "show more" asks for the next 15', async () => {
+    const backend = fakeBackend(many(40));
     renderVault();
-    await vi.waitFor(() => expect(rows()).toHaveLength(25));
+    await vi.waitFor(() => expect(rows()).toHaveLength(15));
     // One page over IPC, not the whole vault: Rust cuts the list and sends the count.
-    expect(backend.called('vault_search')).toEqual([{ query: '', limit: 25 }]);
+    expect(backend.called('vault_search')).toEqual([{ query: '', limit: 15 }]);
     expect(backend.called('vault_list')).toEqual([]);
     expect(names()[0]).toBe('entry 0000');
-    expect(names()[24]).toBe('entry 0024');
-    expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 25 of 60');
-    expect(screen.getByTestId('show-more')).toHaveTextContent('show 25 more');
+    expect(names()[14]).toBe('entry 0014');
+    expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 15 of 40');
+    expect(screen.getByTestId('show-more')).toHaveTextContent('show 15 more');
 
     await fireEvent.click(screen.getByTestId('show-more'));
-    await vi.waitFor(() => expect(rows()).toHaveLength(50));
-    expect(backend.called('vault_search').at(-1)).toEqual({ query: '', limit: 50 });
+    await vi.waitFor(() => expect(rows()).toHaveLength(30));
+    expect(backend.called('vault_search').at(-1)).toEqual({ query: '', limit: 30 });
     expect(screen.getByTestId('show-more')).toHaveTextContent('show 10 more');
     await fireEvent.click(screen.getByTestId('show-more'));
-    await vi.waitFor(() => expect(rows()).toHaveLength(60));
+    await vi.waitFor(() => expect(rows()).toHaveLength(40));
     expect(screen.queryByTestId('more-entries')).toBeNull();
   });
 
-  it('a new search starts again at 25 rows, counting its own matches', async () => {
+  it('a new search starts again at 15 rows, counting its own matches', async () => {
     fakeBackend(many(60));
     renderVault();
-    await vi.waitFor(() => expect(rows()).toHaveLength(25));
+    await vi.waitFor(() => expect(rows()).toHaveLength(15));
     await fireEvent.click(screen.getByTestId('show-more'));
-    await vi.waitFor(() => expect(rows()).toHaveLength(50));
+    await vi.waitFor(() => expect(rows()).toHaveLength(30));
 
     const user = userEvent.setup();
     await user.type(screen.getByTestId('search'), 'msmtp');
-    await vi.waitFor(() => expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 25 of 30'));
-    expect(rows()).toHaveLength(25);
+    await vi.waitFor(() => expect(screen.getByTestId('more-entries')).toHaveTextContent('Showing 15 of 30'));
+    expect(rows()).toHaveLength(15);
     expect(names()[0]).toBe('entry 0001');
   });
 
   it('the down arrow past the last row shows the next rows and keeps going', async () => {
-    fakeBackend(many(40));
+    fakeBackend(many(25));
     renderVault();
-    await vi.waitFor(() => expect(rows()).toHaveLength(25));
+    await vi.waitFor(() => expect(rows()).toHaveLength(15));
     const user = userEvent.setup();
-    for (let i = 0; i < 24; i++) await user.keyboard('{ArrowDown}');
-    expect(selectedName()).toBe('entry 0024');
-    expect(rows()).toHaveLength(25);
+    for (let i = 0; i < 14; i++) await user.keyboard('{ArrowDown}');
+    expect(selectedName()).toBe('entry 0014');
+    expect(rows()).toHaveLength(15);
     await user.keyboard('{ArrowDown}');
-    await vi.waitFor(() => expect(rows()).toHaveLength(40));
-    expect(selectedName()).toBe('entry 0025');
+    await vi.waitFor(() => expect(rows()).toHaveLength(25));
+    expect(selectedName()).toBe('entry 0015');
   });
 });
