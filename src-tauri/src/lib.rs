@@ -18,7 +18,6 @@ pub use login::{LoginItem, PluginLoginItem, AUTOSTART_ARG};
 pub use signin::{qr_svg, UrlOpener};
 pub use state::{AppState, StoreOpener, SystemStores};
 
-use std::ffi::OsStr;
 use std::sync::Arc;
 
 use apppass_core::profile::Profile;
@@ -124,35 +123,8 @@ fn on_exit<R: Runtime>(app: &tauri::AppHandle<R>) {
     }
 }
 
-/// Set to `1` to keep WebKitGTK's GPU compositing for the window (Linux).
-pub const GPU_COMPOSITING_ENV: &str = "APPPASS_GPU_COMPOSITING";
-
-/// WebKitGTK's switch for drawing pages without compositing their layers with OpenGL.
-const WEBKIT_NO_COMPOSITING_ENV: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-
-/// Whether apppass turns WebKitGTK's GPU compositing off, given `APPPASS_GPU_COMPOSITING` and
-/// `WEBKIT_DISABLE_COMPOSITING_MODE` as found: yes, unless the user asked for compositing or set
-/// WebKit's own variable either way.
-///
-/// apppass is a few static screens with nothing for compositing to speed up. Without a GPU
-/// (virtual machines, remote desktops, Xvfb) WebKit composites with OpenGL in software
-/// (llvmpipe): that cost about 0.1-0.15 × the bare Tauri app in start-up time and 0.25 × in memory
-/// here (bench/README.md, "Start-up").
-pub fn turn_compositing_off(gpu: Option<&OsStr>, webkit: Option<&OsStr>) -> bool {
-    gpu.is_none_or(|v| v != "1") && webkit.is_none()
-}
-
 /// Starts the desktop app. `APPPASS_HOME` selects the profile, as for the CLI.
 pub fn run() {
-    // First, while this is the only thread: WebKit reads it when the window is made.
-    if cfg!(target_os = "linux")
-        && turn_compositing_off(
-            std::env::var_os(GPU_COMPOSITING_ENV).as_deref(),
-            std::env::var_os(WEBKIT_NO_COMPOSITING_ENV).as_deref(),
-        )
-    {
-        std::env::set_var(WEBKIT_NO_COMPOSITING_ENV, "1");
-    }
     let profile = Profile::from_env();
     // One instance per profile: a second start focuses the first window instead.
     let mut single = tauri_plugin_single_instance::Builder::new().callback(|app, argv, _cwd| {
@@ -232,23 +204,4 @@ pub fn run() {
             on_exit(app);
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::turn_compositing_off;
-    use std::ffi::OsStr;
-
-    #[test]
-    fn compositing_goes_off_unless_the_user_chose() {
-        let one = Some(OsStr::new("1"));
-        let zero = Some(OsStr::new("0"));
-        assert!(turn_compositing_off(None, None));
-        assert!(turn_compositing_off(zero, None));
-        // APPPASS_GPU_COMPOSITING=1 keeps WebKit's default.
-        assert!(!turn_compositing_off(one, None));
-        // WEBKIT_DISABLE_COMPOSITING_MODE already set, to anything: left as the user set it.
-        assert!(!turn_compositing_off(None, zero));
-        assert!(!turn_compositing_off(None, one));
-    }
 }
