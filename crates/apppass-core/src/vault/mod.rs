@@ -509,15 +509,10 @@ impl Vault {
         self.db.active().map_err(|e| self.sql(e))
     }
 
-    /// Entries matching `query` (see [`SearchIndex`]), best first.
+    /// Entries matching `query` (see [`SearchIndex`]), best first: every match of
+    /// [`Vault::search_page`].
     pub fn search(&self, query: &str) -> Result<Vec<Entry>, Failure> {
-        let entries = self.list()?;
-        let index = SearchIndex::new(&entries);
-        Ok(index
-            .query(query)
-            .into_iter()
-            .map(|i| entries[i].clone())
-            .collect())
+        Ok(self.search_page(query, usize::MAX)?.entries)
     }
 
     /// The first `limit` entries matching `query` (all entries, by name, when it is blank), best
