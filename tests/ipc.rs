@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use apppass_app::preload::{Preloader, FIRST_ROWS};
 use apppass_app::{configure, context, AppState, Clipboard, StoreOpener, SystemStores};
 use apppass_core::profile::Profile;
 use apppass_core::settings::{Settings, StoreKind};
@@ -1035,4 +1036,117 @@ fn connection_test_against_dovecot_uses_the_stored_password_and_the_ca_file_sett
         "{audit}"
     );
     assert!(!audit.contains(dc.password(dovecot::ALICE)));
+}
+
+/// The preload's script on a new app of `home`: `(its JSON, the app's window)`. The script is
+/// taken before the window exists, as the real window's creation does.
+fn preload_of(home: &std::path::Path, stores: Box<dyn StoreOpener>) -> (Value, TestWindow) {
+    let clipboard = Arc::new(FakeClipboard::default());
+    let state = AppState::new(Profile::isolated(home), stores, clipboard);
+    // A loaded test machine may take longer than the app's wait.
+    let preloader = Preloader::with_wait(&state, Duration::from_secs(20));
+    let script = preloader
+        .script()
+        .expect("the preload answers within its wait");
+    assert!(preloader.script().is_none(), "the script is given once");
+    let json = script
+        .strip_prefix("window.__APPPASS_PRELOAD__ = ")
+        .and_then(|s| s.strip_suffix(';'))
+        .unwrap_or_else(|| panic!("not the preload's assignment: {script}"));
+    let value: Value = serde_json::from_str(json).unwrap();
+    let (app, window) = build(state);
+    (value, (app, window))
+}
+
+type TestWindow = (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>);
+
+#[test]
+fn the_preload_holds_what_the_first_screens_commands_answer_and_no_password() {
+    let first = start();
+    for i in 0..20 {
+        first.add(
+            &format!("entry {i:02}"),
+            "custom",
+            &format!("pw-canary-{i:02}"),
+        );
+    }
+    let (preload, (_app, window)) = preload_of(first.home.path(), Box::new(TestStores));
+    assert_eq!(preload["limit"], FIRST_ROWS);
+    assert_eq!(
+        preload["page"],
+        call_in(
+            &window,
+            "vault_search",
+            json!({"query": "", "limit": FIRST_ROWS})
+        )
+        .unwrap()
+    );
+    assert_eq!(preload["page"]["entries"].as_array().unwrap().len(), 15);
+    assert_eq!(preload["page"]["total"], 20);
+    assert_eq!(
+        preload["settings"],
+        call_in(&window, "settings_get", json!({})).unwrap()
+    );
+    assert_eq!(
+        preload["providers"],
+        call_in(&window, "catalog_providers", json!({})).unwrap()
+    );
+    assert_eq!(preload["page_failure"], Value::Null);
+    assert_eq!(preload["settings_failure"], Value::Null);
+    assert!(!preload.to_string().contains("pw-canary"), "{preload}");
+}
+
+#[test]
+fn the_preload_carries_a_locked_stores_failure_as_the_command_would() {
+    let first = start();
+    first.add("a", "custom", "pw-a");
+    first.ok(
+        "store_use_file",
+        json!({"passphrase": "correct horse battery staple orbit"}),
+    );
+    let (preload, (_app, window)) = preload_of(first.home.path(), Box::new(TestStores));
+    assert_eq!(preload["page"], Value::Null);
+    assert_eq!(
+        preload["page_failure"],
+        call_in(&window, "vault_search", json!({"query": "", "limit": 15})).unwrap_err()
+    );
+    assert_eq!(preload["page_failure"]["code"], "PassphraseRequired");
+}
+
+#[test]
+fn a_preload_that_does_not_answer_in_time_gives_no_script() {
+    /// A store that takes its time to open (a keyring waking up).
+    struct SlowStores;
+    impl StoreOpener for SlowStores {
+        fn open(
+            &self,
+            profile: &Profile,
+            settings: &Settings,
+            passphrase: Option<&Secret>,
+        ) -> Result<Box<dyn SecretStore>, Failure> {
+            std::thread::sleep(Duration::from_millis(600));
+            TestStores.open(profile, settings, passphrase)
+        }
+    }
+    let home = tempfile::tempdir().unwrap();
+    let clipboard = Arc::new(FakeClipboard::default());
+    let state = AppState::new(
+        Profile::isolated(home.path()),
+        Box::new(SlowStores),
+        clipboard,
+    );
+    let preloader = Preloader::with_wait(&state, Duration::from_millis(50));
+    let t0 = std::time::Instant::now();
+    assert!(preloader.script().is_none());
+    assert!(
+        t0.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        t0.elapsed()
+    );
+    // The vault still opens for the page's own read.
+    let (_app, window) = build(state);
+    assert_eq!(
+        call_in(&window, "vault_search", json!({"query": "", "limit": 15})).unwrap()["total"],
+        0
+    );
 }

@@ -9,6 +9,7 @@ mod bridge;
 mod clipboard;
 pub mod commands;
 mod login;
+pub mod preload;
 mod signin;
 mod state;
 mod wizard;
@@ -151,7 +152,9 @@ pub fn run() {
         Box::new(SystemStores),
         Arc::new(SystemClipboard::default()),
     );
-    let mut builder = Builder::default().plugin(single.build());
+    // The first screen's data, read while GTK and the window start (preload.rs).
+    let preloader = preload::Preloader::start(&state);
+    let mut builder = Builder::default().plugin(single.build()).plugin(preloader);
     if bench::enabled() {
         builder = builder.plugin(bench::init_plugin());
     }

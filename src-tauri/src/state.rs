@@ -3,9 +3,11 @@
 //! the policy file's location.
 
 use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use apppass_core::bridge::{BridgeClient, ClientBook};
+use apppass_core::catalog;
 use apppass_core::open::{open_store, use_file_store, use_keyring};
 use apppass_core::policy::Policy;
 use apppass_core::profile::Profile;
@@ -13,7 +15,7 @@ use apppass_core::settings::{Settings, StoreKind};
 use apppass_core::signin::{Deps, SignIn};
 use apppass_core::vault::store::{SecretKey, SecretStore, StoreError, StoreResult};
 use apppass_core::vault::Vault;
-use apppass_core::wire::StoreStatus;
+use apppass_core::wire::{Preload, StoreStatus};
 use apppass_core::{Code, Failure, Secret};
 
 use crate::bridge::BridgeSlot;
@@ -83,12 +85,34 @@ impl Shared {
         )
     }
 
+    /// What `catalog_providers`, `settings_get` and `vault_search("", limit)` answer now; the
+    /// vault is opened (and kept open) on the way, as by the first command that needs it.
+    fn preload(&self, limit: u32) -> Preload {
+        let (settings, settings_failure) = split(self.profile().and_then(Settings::load));
+        let (page, page_failure) = split(self.with_vault(|v| v.search_page("", limit as usize)));
+        Preload {
+            providers: catalog::providers().to_vec(),
+            settings,
+            settings_failure,
+            limit,
+            page,
+            page_failure,
+        }
+    }
+
     fn with_vault<T>(&self, f: impl FnOnce(&Vault) -> Result<T, Failure>) -> Result<T, Failure> {
         let mut slot = self.slot()?;
         if slot.is_none() {
             *slot = Some(self.open(None)?);
         }
         f(slot.as_ref().expect("opened above"))
+    }
+}
+
+fn split<T>(answer: Result<T, Failure>) -> (Option<T>, Option<Failure>) {
+    match answer {
+        Ok(value) => (Some(value), None),
+        Err(failure) => (None, Some(failure)),
     }
 }
 
@@ -207,6 +231,20 @@ impl AppState {
             downloads: None,
             login_item: OnceLock::new(),
         }
+    }
+
+    /// Reads what the window's first screen shows ([`Preload`]) on a thread of its own, while the
+    /// window and its page start; the answer arrives on the returned channel (which is closed
+    /// without one if the thread cannot start).
+    pub fn preload(&self, limit: u32) -> Receiver<Preload> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let shared = self.shared.clone();
+        let _ = std::thread::Builder::new()
+            .name("preload".into())
+            .spawn(move || {
+                let _ = tx.send(shared.preload(limit));
+            });
+        rx
     }
 
     /// Registers "start at login" with `item` (tests: a recorder instead of the plugin).

@@ -2,7 +2,8 @@ import { fireEvent, render, screen } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { requestStartup, settled } from './lib/startup';
-import { entry, fakeBackend } from './test/backend';
+import { defaultSettings, entry, fakeBackend, providers } from './test/backend';
+import type { Preload } from './lib/bindings/Preload';
 
 describe('the app', () => {
   it('opens on the vault, goes to the add form and back with a toast', async () => {
@@ -132,6 +133,65 @@ describe('the start-up', () => {
     await fireEvent.click(screen.getByTestId('nav-vault'));
     await vi.waitFor(() => expect(screen.getAllByTestId('entry-row')).toHaveLength(2));
     expect(backend.called('vault_search')).toHaveLength(2);
+  });
+
+  it('with Rust\'s preload, mounts in the same task, asks nothing first, then reads both again', async () => {
+    const backend = fakeBackend([entry('Work laptop'), entry('Phone'), entry('Printer')]);
+    const preloaded: Preload = {
+      providers,
+      settings: defaultSettings,
+      settings_failure: null,
+      limit: 15,
+      // What the vault held when the window was created: one entry fewer than now.
+      page: { entries: [entry('Phone'), entry('Work laptop')], total: 2 },
+      page_failure: null,
+    };
+    window.__APPPASS_PRELOAD__ = preloaded;
+    const startup = requestStartup();
+    expect(window.__APPPASS_PRELOAD__).toBeUndefined();
+    await settled(startup, 1000);
+    expect(backend.calls).toEqual([]);
+    render(App, { props: { startup } });
+    expect(await screen.findAllByTestId('entry-row')).toHaveLength(2);
+    // After the first frame: the settings and the first page are read again over IPC.
+    await vi.waitFor(() => expect(screen.getAllByTestId('entry-row')).toHaveLength(3));
+    expect(backend.called('vault_search')).toEqual([{ query: '', limit: 15 }]);
+    expect(backend.called('settings_get')).toHaveLength(1);
+    expect(backend.called('catalog_providers')).toEqual([]);
+  });
+
+  it('a preload\'s failure is the command\'s: a locked store asks for its passphrase', async () => {
+    const backend = fakeBackend([]);
+    backend.fail('vault_search', { code: 'PassphraseRequired', message: 'Enter the passphrase.' });
+    window.__APPPASS_PRELOAD__ = {
+      providers,
+      settings: null,
+      settings_failure: { code: 'StorageFailure', message: 'No data directory (test).' },
+      limit: 15,
+      page: null,
+      page_failure: { code: 'PassphraseRequired', message: 'Enter the passphrase.' },
+    };
+    const startup = requestStartup();
+    await expect(startup.takeFirstPage()!.page).rejects.toMatchObject({
+      code: 'PassphraseRequired',
+    });
+    await expect(startup.settings).rejects.toMatchObject({ code: 'StorageFailure' });
+  });
+
+  it('a preload for another page size is not used for the first page', async () => {
+    const backend = fakeBackend([entry('Work laptop')]);
+    window.__APPPASS_PRELOAD__ = {
+      providers,
+      settings: defaultSettings,
+      settings_failure: null,
+      limit: 25,
+      page: { entries: [], total: 0 },
+      page_failure: null,
+    };
+    const startup = requestStartup();
+    await settled(startup, 1000);
+    expect(backend.called('vault_search')).toEqual([{ query: '', limit: 15 }]);
+    expect((await startup.takeFirstPage()!.page).total).toBe(1);
   });
 
   it('mounts without waiting for a vault that does not answer', async () => {

@@ -196,3 +196,20 @@ mod tests {
         assert!(!format!("{r:?}").contains("abcd"));
     }
 }
+
+/// What the desktop app's first screen needs, read by Rust while the window starts and handed to
+/// the page before its scripts run (src-tauri/src/preload.rs): the page mounts at once, and the
+/// first frame painted already shows the vault, with no IPC round trip before it. Each part is
+/// what its command answers (`catalog_providers`, `settings_get`, `vault_search("", limit)`), a
+/// failure in its place when that command would fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[ts(export)]
+pub struct Preload {
+    pub providers: Vec<crate::catalog::Provider>,
+    pub settings: Option<crate::settings::Settings>,
+    pub settings_failure: Option<Failure>,
+    /// The rows asked for: the page is used only by a UI that shows this many.
+    pub limit: u32,
+    pub page: Option<SearchPage>,
+    pub page_failure: Option<Failure>,
+}
