@@ -522,7 +522,7 @@ impl Vault {
     pub fn search_page(&self, query: &str, limit: usize) -> Result<SearchPage, Failure> {
         let version = self.db.data_generation().map_err(|e| self.sql(e))?;
         let mut cache = self.search_cache.borrow_mut();
-        let current = match cache.take() {
+        let mut current = match cache.take() {
             Some(c) if c.version == version => c,
             _ => SearchCache::new(version, self.list()?),
         };
