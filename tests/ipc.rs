@@ -469,14 +469,21 @@ fn store_status_reports_a_locked_keyring_before_anything_is_saved() {
     );
 }
 
-#[test]
-fn a_locked_file_store_asks_for_its_passphrase() {
+/// An app whose profile holds one entry, "a", in an encrypted file store: a new app on the same
+/// profile finds the store locked.
+fn file_store_profile() -> TestApp {
     let first = start();
     first.add("a", "custom", "pw-a");
     first.ok(
         "store_use_file",
         json!({"passphrase": "correct horse battery staple orbit"}),
     );
+    first
+}
+
+#[test]
+fn a_locked_file_store_asks_for_its_passphrase() {
+    let first = file_store_profile();
     // A new app on the same profile: the file store needs its passphrase first.
     let clipboard = Arc::new(FakeClipboard::default());
     let state = AppState::new(
@@ -1098,12 +1105,7 @@ fn the_preload_holds_what_the_first_screens_commands_answer_and_no_password() {
 
 #[test]
 fn the_preload_carries_a_locked_stores_failure_as_the_command_would() {
-    let first = start();
-    first.add("a", "custom", "pw-a");
-    first.ok(
-        "store_use_file",
-        json!({"passphrase": "correct horse battery staple orbit"}),
-    );
+    let first = file_store_profile();
     let (preload, (_app, window)) = preload_of(first.home.path(), Box::new(TestStores));
     assert_eq!(preload["page"], Value::Null);
     assert_eq!(
