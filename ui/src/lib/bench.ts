@@ -3,6 +3,7 @@
 // APPPASS_BENCH_READY=1: Rust then sets this page's flag by an init script and grants the one
 // command. Otherwise the flag is absent and nothing happens (the command is not granted either).
 import { invoke } from '@tauri-apps/api/core';
+import { afterNextFrame } from './startup';
 
 declare global {
   interface Window {
@@ -20,9 +21,7 @@ let sent = false;
 export function reportPainted(): void {
   if (sent || !window.__APPPASS_BENCH_READY__) return;
   sent = true;
-  requestAnimationFrame(() =>
-    setTimeout(() => {
-      invoke('bench_ready').catch(() => {});
-    }, 0),
-  );
+  afterNextFrame(() => {
+    invoke('bench_ready').catch(() => {});
+  });
 }
