@@ -1047,9 +1047,9 @@ fn connection_test_against_dovecot_uses_the_stored_password_and_the_ca_file_sett
 
 /// The preload's script on a new app of `home`: `(its JSON, the app's window)`. The script is
 /// taken before the window exists, as the real window's creation does.
-fn preload_of(home: &std::path::Path, stores: Box<dyn StoreOpener>) -> (Value, TestWindow) {
+fn preload_of(home: &std::path::Path) -> (Value, TestWindow) {
     let clipboard = Arc::new(FakeClipboard::default());
-    let state = AppState::new(Profile::isolated(home), stores, clipboard);
+    let state = AppState::new(Profile::isolated(home), Box::new(TestStores), clipboard);
     // A loaded test machine may take longer than the app's wait.
     let preloader = Preloader::with_wait(&state, Duration::from_secs(20));
     let script = preloader
@@ -1077,7 +1077,7 @@ fn the_preload_holds_what_the_first_screens_commands_answer_and_no_password() {
             &format!("pw-canary-{i:02}"),
         );
     }
-    let (preload, (_app, window)) = preload_of(first.home.path(), Box::new(TestStores));
+    let (preload, (_app, window)) = preload_of(first.home.path());
     assert_eq!(preload["limit"], FIRST_ROWS);
     assert_eq!(
         preload["page"],
@@ -1106,7 +1106,7 @@ fn the_preload_holds_what_the_first_screens_commands_answer_and_no_password() {
 #[test]
 fn the_preload_carries_a_locked_stores_failure_as_the_command_would() {
     let first = file_store_profile();
-    let (preload, (_app, window)) = preload_of(first.home.path(), Box::new(TestStores));
+    let (preload, (_app, window)) = preload_of(first.home.path());
     assert_eq!(preload["page"], Value::Null);
     assert_eq!(
         preload["page_failure"],

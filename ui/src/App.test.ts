@@ -161,8 +161,7 @@ describe('the start-up', () => {
   });
 
   it('a preload\'s failure is the command\'s: a locked store asks for its passphrase', async () => {
-    const backend = fakeBackend([]);
-    backend.fail('vault_search', { code: 'PassphraseRequired', message: 'Enter the passphrase.' });
+    fakeBackend([]);
     window.__APPPASS_PRELOAD__ = {
       providers,
       settings: null,
