@@ -37,12 +37,14 @@ APT_APP=(
 # Dovecot (IMAP, POP3, submission, LMTP) and legacy mail clients (msmtp, swaks)
 # for the connection tests, run as the test user on loopback ports only; isync
 # (mbsync) checks the exported mbsync configuration; python3-dbus unlocks the
-# throwaway keyring headless (the fault-injection control of with-keyring.sh).
+# throwaway keyring headless (the fault-injection control of with-keyring.sh);
+# squashfs-tools and patchelf for the AppImage tools' tests (crates/apppass-appimage).
 APT_TEST=(
     xvfb xauth webkit2gtk-driver libsecret-tools
     imagemagick xdotool hyperfine xclip
     dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd
     msmtp swaks openssl isync python3-dbus
+    squashfs-tools patchelf
 )
 TAURI_DRIVER_VERSION=2.1.0
 NODE_MIN_MAJOR=20
