@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Usage: scripts/bundle-install-test.sh [path/to/apppass_*.deb]
+#        scripts/bundle-install-test.sh --appimage [path/to/apppass_*.AppImage]
 #
-# Installs the .deb on a FRESH Debian 12 (bookworm) root and checks it as a user would meet it
-# (docs/RELEASE.md, "Install test"). Needs root and the Debian mirror (installs debootstrap when it
-# is missing); not part of CI.
+# Checks a bundle on a FRESH Debian 12 (bookworm) root as a user would meet it (docs/RELEASE.md,
+# "Install test"). Needs root and the Debian mirror (installs debootstrap when it is missing); not
+# part of CI.
 #   1. a bookworm root: debootstrap --variant=minbase once, kept as a tarball under
 #      target/install-test/ (reruns unpack it in seconds); a new root is unpacked for every run, with
 #      /proc, /sys, /dev (with /dev/pts, /dev/shm) mounted and unmounted on exit, also on failure;
-#   2. `apt-get install ./apppass_*.deb` inside it (timed; the downloaded packages are cached under
-#      target/install-test/apt-archives so reruns do not fetch them again);
+#      the downloaded packages are cached under target/install-test/apt-archives.
+# The .deb:
+#   2. `apt-get install ./apppass_*.deb` inside it (timed);
 #   3. checks: `apppass --version` and `--help` from PATH, the three completion files, bash completing
 #      `apppass ` to its commands, the desktop entry (desktop-file-validate) launching apppass-desktop,
 #      the icon;
@@ -16,7 +18,15 @@
 #      CLI stores a password and reads it back, then apppass-desktop starts under xvfb-run inside the
 #      root; its window (title "apppass") must map, and a screenshot of the screen (the vault list
 #      with that entry) is kept as target/install-test/first-screen.png.
-# Prints the .deb's size, its Installed-Size, what apt added in all, and the times.
+#   Prints the .deb's size, its Installed-Size, what apt added in all, and the times.
+# The AppImage (--appimage):
+#   2. installs only what the AppImage leaves to the system (APPIMAGE_HOST below: glibc, the C++
+#      runtime, GL/EGL, X11/xcb, Wayland's client libraries, fontconfig, FreeType, HarfBuzz) and
+#      the test tools, and checks that no GTK, WebKitGTK or libsoup is installed;
+#   3. checks: --appimage-version; every ELF file in the image finds all its libraries in the root;
+#   4. in a private D-Bus session with a throwaway HOME (no keyring): the AppImage starts under
+#      xvfb-run twice (the first start unpacks it), its window must map each time (both timed), and
+#      a screenshot is kept as target/install-test/appimage-first-screen.png.
 set -euo pipefail
 APPPASS_SCRIPT=install-test
 # shellcheck source=scripts/lib.sh
@@ -24,10 +34,18 @@ APPPASS_SCRIPT=install-test
 cd "$APPPASS_ROOT"
 
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, mounts)"
+mode=deb
 # shellcheck disable=SC2012 # the newest by time; the names have no odd characters
-deb="${1:-$(ls -t target/release/bundle/deb/apppass_*.deb 2>/dev/null | head -n 1 || true)}"
-[ -f "$deb" ] || die "no .deb given and none in target/release/bundle/deb: run scripts/bundle.sh"
-deb="$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")"
+if [ "${1:-}" = --appimage ]; then
+    mode=appimage
+    shift
+    bundle="${1:-$(ls -t target/release/bundle/appimage/apppass_*.AppImage 2>/dev/null | head -n 1 || true)}"
+    [ -f "$bundle" ] || die "no AppImage given and none in target/release/bundle/appimage: run scripts/bundle.sh"
+else
+    bundle="${1:-$(ls -t target/release/bundle/deb/apppass_*.deb 2>/dev/null | head -n 1 || true)}"
+    [ -f "$bundle" ] || die "no .deb given and none in target/release/bundle/deb: run scripts/bundle.sh"
+fi
+bundle="$(cd "$(dirname "$bundle")" && pwd)/$(basename "$bundle")"
 mirror="${APPPASS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 work="$APPPASS_ROOT/target/install-test"
 tarball="$work/bookworm-minbase.tar"
@@ -86,21 +104,14 @@ deb ${mirror%/debian}/debian-security bookworm-security main
 EOF
 # Keep the downloaded packages (the cache is bind-mounted from target/).
 echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >"$root/etc/apt/apt.conf.d/01keep"
-cp "$deb" "$root/tmp/"
-debname="$(basename "$deb")"
+cp "$bundle" "$root/tmp/"
+bundle_name="$(basename "$bundle")"
 
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive HOME=/root "$@"; }
 
 say "apt-get update"
 in_root apt-get update -q >"$work/apt-update.log" 2>&1 || die "apt-get update failed: see $work/apt-update.log"
-
-say "apt-get install ./$debname (with the Recommends, as apt does by default)"
-t0=$(date +%s)
-in_root apt-get install -y -q "/tmp/$debname" >"$work/apt-install.log" 2>&1 ||
-    { tail -n 30 "$work/apt-install.log"; die "apt-get install of the .deb failed"; }
-t_install=$(($(date +%s) - t0))
-grep -E '^(The following NEW|Need to get|After this operation)' "$work/apt-install.log" | sed 's/^/    /' || true
 
 fail=0
 check() { # DESCRIPTION CMD...
@@ -114,6 +125,21 @@ check() { # DESCRIPTION CMD...
         fail=1
     fi
 }
+
+if [ "$mode" = appimage ]; then
+    # shellcheck source=scripts/appimage-install-test.sh
+    . "$APPPASS_ROOT/scripts/appimage-install-test.sh"
+    exit 0
+fi
+deb="$bundle"
+debname="$bundle_name"
+
+say "apt-get install ./$debname (with the Recommends, as apt does by default)"
+t0=$(date +%s)
+in_root apt-get install -y -q "/tmp/$debname" >"$work/apt-install.log" 2>&1 ||
+    { tail -n 30 "$work/apt-install.log"; die "apt-get install of the .deb failed"; }
+t_install=$(($(date +%s) - t0))
+grep -E '^(The following NEW|Need to get|After this operation)' "$work/apt-install.log" | sed 's/^/    /' || true
 
 check "apppass is on PATH at /usr/bin/apppass" test "$(in_root sh -c 'command -v apppass')" = /usr/bin/apppass
 check "apppass --version" in_root apppass --version

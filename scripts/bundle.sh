@@ -4,19 +4,21 @@
 # Builds the installable Linux bundles (docs/RELEASE.md):
 #   1. the CLI `apppass` in release (target/release/apppass);
 #   2. its shell completions (`apppass completions bash|zsh|fish`) into target/bundle-extra/completions/;
-#   3. the desktop app with the Tauri CLI (ui/node_modules/.bin/tauri, the npm package @tauri-apps/cli):
-#      the .deb (app + CLI + completions, see bundle.linux.deb in tauri.conf.json), then the AppImage.
+#   3. apppass's own AppImage tools, put where the bundler looks for linuxdeploy and the AppImage
+#      runtime (scripts/appimage-tools.sh: nothing is downloaded);
+#   4. the desktop app with the Tauri CLI (ui/node_modules/.bin/tauri, the npm package @tauri-apps/cli):
+#      `tauri build --bundles deb,appimage`: the .deb (app + CLI + completions, see
+#      bundle.linux.deb in tauri.conf.json) and the AppImage (the app alone).
 # The app's binary lands in target/release/: `apppass-app` from cargo, and `apppass-desktop` (the
 # installed name, mainBinaryName in tauri.conf.json: the CLI owns `apppass`); the script prints both
 # paths and the bundles' paths at the end.
 #
-# --no-appimage   only the .deb (the AppImage bundler downloads linuxdeploy from GitHub, which a machine
-#                 without that network cannot reach: then the .deb is still built and the AppImage is
-#                 reported as not built).
+# --no-appimage   only the .deb.
 # --skip-ui       embed the existing ui/dist instead of building it again (bench/release-profile.sh
 #                 uses it so that parallel builds never write ui/dist at the same time).
-# --install-test  afterwards, installs the .deb on a fresh Debian 12 root and starts it there
-#                 (scripts/bundle-install-test.sh; needs root, debootstrap and the Debian mirror).
+# --install-test  afterwards, starts the AppImage on a fresh Debian 12 root without GTK or WebKit, and
+#                 installs the .deb on another and starts it there (scripts/bundle-install-test.sh;
+#                 needs root, debootstrap and the Debian mirror).
 #
 # Builds run under `nice -n 10` (APPPASS_NICE=0 to turn that off). CARGO_TARGET_DIR is honoured: the
 # .deb then takes the CLI and completions from that folder (used to measure profile variants).
@@ -36,7 +38,7 @@ for arg in "$@"; do
         --install-test) install_test=1 ;;
         --skip-ui) skip_ui=1 ;;
         -h | --help)
-            sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *) die "unknown option '$arg' (see --help)" ;;
@@ -87,8 +89,22 @@ if [ "$skip_ui" = 1 ]; then
     config_args+=(--config '{"build":{"beforeBuildCommand":null}}')
 fi
 
-say "building the app and the .deb (tauri build --bundles deb)"
-"${nice_cmd[@]}" "$tauri" build --ci --bundles deb "${config_args[@]}" -- -p apppass-app --locked
+bundles=deb
+if [ "$appimage" = 1 ]; then
+    bash scripts/appimage-tools.sh
+    bundles=deb,appimage
+fi
+
+say "building the app and the bundles (tauri build --bundles $bundles)"
+build_log="$extra/tauri-build.log"
+if ! "${nice_cmd[@]}" "$tauri" build --ci --bundles "$bundles" "${config_args[@]}" -- -p apppass-app --locked \
+    2>&1 | tee "$build_log"; then
+    if grep -q 'Downloading https://github.com/tauri-apps/binary-releases' "$build_log"; then
+        die "the Tauri CLI looked for linuxdeploy under another name than scripts/appimage-tools.sh" \
+            "gives it (LINUXDEPLOY_NAME): set that to the name in the download URL above"
+    fi
+    die "tauri build failed (its output is above and in $build_log)"
+fi
 
 bundle_dir="$target/release/bundle"
 # shellcheck disable=SC2012 # the newest by time; the names have no odd characters
@@ -98,17 +114,10 @@ deb=$(ls -t "$bundle_dir"/deb/apppass_*.deb 2>/dev/null | head -n 1 || true)
 appimage_file=""
 appimage_note="not asked for (--no-appimage)"
 if [ "$appimage" = 1 ]; then
-    say "bundling the AppImage (tauri bundle --bundles appimage)"
-    log="$extra/appimage.log"
-    if "${nice_cmd[@]}" "$tauri" bundle --ci --bundles appimage "${config_args[@]}" >"$log" 2>&1; then
-        # shellcheck disable=SC2012
-        appimage_file=$(ls -t "$bundle_dir"/appimage/*.AppImage 2>/dev/null | head -n 1 || true)
-        appimage_note="${appimage_file:-the bundler succeeded but left no .AppImage (see $log)}"
-    else
-        appimage_note="NOT BUILT: the AppImage bundler failed (its tools, linuxdeploy and appimagetool, are downloaded from GitHub); last lines of $log:"
-        say "$appimage_note"
-        tail -n 5 "$log" | sed 's/^/    /'
-    fi
+    # shellcheck disable=SC2012
+    appimage_file=$(ls -t "$bundle_dir"/appimage/apppass_*.AppImage 2>/dev/null | head -n 1 || true)
+    [ -n "$appimage_file" ] || die "no AppImage in $bundle_dir/appimage (see $build_log)"
+    appimage_note="$appimage_file ($(stat -c %s "$appimage_file") bytes)"
 fi
 
 say "done in $(($(date +%s) - start)) s"
@@ -118,5 +127,8 @@ say ".deb:         $deb ($(stat -c %s "$deb") bytes)"
 say "AppImage:     $appimage_note"
 
 if [ "$install_test" = 1 ]; then
-    exec bash "$APPPASS_ROOT/scripts/bundle-install-test.sh" "$deb"
+    bash "$APPPASS_ROOT/scripts/bundle-install-test.sh" "$deb"
+    if [ -n "$appimage_file" ]; then
+        bash "$APPPASS_ROOT/scripts/bundle-install-test.sh" --appimage "$appimage_file"
+    fi
 fi

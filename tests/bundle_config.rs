@@ -116,6 +116,31 @@ fn the_deb_depends_on_the_web_view_and_recommends_a_keyring() {
 }
 
 #[test]
+fn the_appimage_bundler_takes_apppass_own_tools() {
+    let config = config();
+    // The bundler then looks for linuxdeploy and AppRun in target/.tauri/, where
+    // scripts/appimage-tools.sh puts apppass's own (crates/apppass-appimage), instead of in
+    // ~/.cache/tauri/, where it would download upstream's from GitHub.
+    assert_eq!(config["bundle"]["useLocalToolsDir"], Value::Bool(true));
+    let script = std::fs::read_to_string(root().join("scripts/appimage-tools.sh")).unwrap();
+    for name in [
+        "AppRun-x86_64",
+        "linuxdeploy-plugin-appimage.AppImage",
+        "appimage-runtime",
+    ] {
+        assert!(
+            script.contains(name),
+            "appimage-tools.sh does not stage {name}"
+        );
+    }
+    // apppass plays no media: no GStreamer plugins in the image.
+    assert_eq!(
+        config["bundle"]["linux"]["appimage"]["bundleMediaFramework"],
+        Value::Bool(false)
+    );
+}
+
+#[test]
 fn macos_and_windows_bundles_are_configured() {
     let config = config();
     let bundle = &config["bundle"];
