@@ -51,6 +51,21 @@ fn probe_appdir(root: &Path) -> PathBuf {
     appdir
 }
 
+/// Runs a program the test has just written. Another test's thread may fork while this file is
+/// still open for writing in it (until that child execs), and then Linux refuses to execute the
+/// file for that moment ("Text file busy"): wait and try again.
+fn output(cmd: &mut Command) -> Output {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            result => return result.unwrap(),
+        }
+    }
+    panic!("{cmd:?} stayed busy for 2 s");
+}
+
 fn deploy(appdir: &Path, output: Option<&Path>, extra: &[&str]) -> Output {
     let mut cmd = Command::new(DEPLOY);
     cmd.arg("--appdir").arg(appdir).args(extra);
@@ -63,13 +78,13 @@ fn deploy(appdir: &Path, output: Option<&Path>, extra: &[&str]) -> Output {
 }
 
 fn run_image(image: &Path, cache: &Path, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(image)
-        .args(args)
-        .current_dir(cwd)
-        .env("XDG_CACHE_HOME", cache)
-        .env_remove("APPDIR")
-        .output()
-        .unwrap()
+    output(
+        Command::new(image)
+            .args(args)
+            .current_dir(cwd)
+            .env("XDG_CACHE_HOME", cache)
+            .env_remove("APPDIR"),
+    )
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -99,10 +114,7 @@ fn an_appdir_round_trips_through_the_appimage_and_runs() {
         fs::metadata(&image).unwrap().permissions().mode() & 0o777,
         0o755
     );
-    let offset = Command::new(&image)
-        .arg("--appimage-offset")
-        .output()
-        .unwrap();
+    let offset = output(Command::new(&image).arg("--appimage-offset"));
     assert_eq!(text(&offset.stdout).trim(), runtime_len.to_string());
 
     // First start: unpacks into the cache and runs AppRun there, from usr/, with the AppImage's
@@ -125,11 +137,11 @@ fn an_appdir_round_trips_through_the_appimage_and_runs() {
     let folder = &folder[0];
     let name = folder.file_name().unwrap().to_string_lossy().into_owned();
     assert!(name.starts_with("Probe_1.0_amd64-"), "{name}");
-    let told = Command::new(&image)
-        .arg("--appimage-cache")
-        .env("XDG_CACHE_HOME", &cache)
-        .output()
-        .unwrap();
+    let told = output(
+        Command::new(&image)
+            .arg("--appimage-cache")
+            .env("XDG_CACHE_HOME", &cache),
+    );
     assert_eq!(text(&told.stdout).trim(), folder.display().to_string());
     let report = text(&first.stdout);
     assert!(
@@ -161,11 +173,11 @@ fn an_appdir_round_trips_through_the_appimage_and_runs() {
     assert!(text(&second.stdout).contains("args=\n"));
 
     // --appimage-extract gives back the AppDir: contents, modes and links.
-    let out = Command::new(&image)
-        .arg("--appimage-extract")
-        .current_dir(&work)
-        .output()
-        .unwrap();
+    let out = output(
+        Command::new(&image)
+            .arg("--appimage-extract")
+            .current_dir(&work),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let root = work.join("squashfs-root");
     for file in [
@@ -187,17 +199,14 @@ fn an_appdir_round_trips_through_the_appimage_and_runs() {
         PathBuf::from("probe")
     );
     // A second extract would mix two images: refused, nothing touched.
-    let again = Command::new(&image)
-        .arg("--appimage-extract")
-        .current_dir(&work)
-        .output()
-        .unwrap();
+    let again = output(
+        Command::new(&image)
+            .arg("--appimage-extract")
+            .current_dir(&work),
+    );
     assert!(!again.status.success());
     assert!(text(&again.stderr).contains("exists already"));
-    let unknown = Command::new(&image)
-        .arg("--appimage-mount")
-        .output()
-        .unwrap();
+    let unknown = output(Command::new(&image).arg("--appimage-mount"));
     assert!(!unknown.status.success());
     assert!(text(&unknown.stderr).contains("--appimage-help lists"));
 }
