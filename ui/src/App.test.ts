@@ -1,11 +1,18 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
-import { describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
+import { screens } from './lib/screens';
 import { requestStartup, settled } from './lib/startup';
 import { defaultSettings, entry, fakeBackend, providers } from './test/backend';
 import type { Preload } from './lib/bindings/Preload';
 
 describe('the app', () => {
+  // The screens other than the vault load when first shown; here Vite compiles each on its first
+  // import, which can take longer than a findBy waits. Load them once before the tests.
+  beforeAll(async () => {
+    await Promise.all(Object.values(screens).map((load) => load()));
+  }, 30_000);
+
   it('opens on the vault, goes to the add form and back with a toast', async () => {
     const backend = fakeBackend([entry('Work laptop')]);
     backend.on('entry_add_from_clipboard', () => entry('Phone'));
@@ -14,7 +21,7 @@ describe('the app', () => {
     await fireEvent.click(screen.getByTestId('add-button'));
     expect(await screen.findByTestId('wizard')).toBeInTheDocument();
     await fireEvent.click(screen.getByTestId('wizard-add-manually'));
-    expect(screen.getByTestId('add-form')).toBeInTheDocument();
+    expect(await screen.findByTestId('add-form')).toBeInTheDocument();
     await fireEvent.click(screen.getByTestId('add-paste'));
     expect(await screen.findByTestId('toast')).toHaveTextContent(
       'Saved “Phone”. The clipboard is cleared.',
