@@ -53,7 +53,7 @@ impl StoreError {
             StoreError::Unavailable(detail) => Failure::new(
                 Code::KeyringUnavailable,
                 format!(
-                    "No OS keyring could be reached ({detail}). Start your desktop's keyring (GNOME Keyring or KWallet), or switch to the encrypted file store with `apppass store use-file`."
+                    "No OS keyring could be reached ({detail}). Start your desktop's keyring (GNOME Keyring or KWallet), or switch to the encrypted file store: in the app's Settings, under Where passwords are kept; on the command line with `apppass store use-file`."
                 ),
             ),
             StoreError::Locked(_) => Failure::new(
@@ -445,5 +445,35 @@ mod platform_tests {
     #[test]
     fn windows_search_pattern_matches_the_service_suffix() {
         assert_eq!(WINDOWS_SEARCH_PATTERN, format!(r"\.{SERVICE}$"));
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    /// The AppImage carries the app but not the CLI: a missing keyring names the app's way to the
+    /// encrypted file store as well as the command.
+    #[test]
+    fn a_missing_keyring_names_the_way_in_the_app_and_on_the_command_line() {
+        let failure = StoreError::Unavailable("no Secret Service".into()).to_failure();
+        assert_eq!(failure.code, Code::KeyringUnavailable);
+        assert!(
+            failure.message.contains("(no Secret Service)"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure
+                .message
+                .contains("in the app's Settings, under Where passwords are kept"),
+            "{}",
+            failure.message
+        );
+        assert!(
+            failure.message.contains("`apppass store use-file`"),
+            "{}",
+            failure.message
+        );
     }
 }
