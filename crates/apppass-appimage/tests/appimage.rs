@@ -238,6 +238,34 @@ fn a_damaged_image_says_so_and_leaves_no_half_unpacked_folder() {
 }
 
 #[test]
+fn a_cache_that_cannot_hold_the_image_says_where_and_what_to_do() {
+    need("mksquashfs", "squashfs-tools");
+    need("patchelf", "patchelf");
+    let tmp = tempfile::tempdir().unwrap();
+    let appdir = probe_appdir(tmp.path());
+    let image = tmp.path().join("Probe.AppImage");
+    assert!(deploy(&appdir, Some(&image), &[]).status.success());
+    // A file where the cache folder should be: nothing can be created under it (even as root).
+    let cache = tmp.path().join("not-a-folder");
+    fs::write(&cache, "").unwrap();
+    let out = run_image(&image, &cache, tmp.path(), &[]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot unpack into {}", cache.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("set XDG_CACHE_HOME to a folder with room"),
+        "{err}"
+    );
+    assert!(
+        !text(&out.stdout).contains("args="),
+        "the program must not have run"
+    );
+}
+
+#[test]
 fn the_deployer_copies_what_a_program_needs_and_points_it_there() {
     need("patchelf", "patchelf");
     // secret-tool (libsecret-tools) needs libsecret and GLib, which a desktop does not promise.

@@ -60,7 +60,18 @@ fn run() -> io::Result<ExitCode> {
             folder.display()
         );
     }
-    if let Some(done) = image::unpack_once(&image_path, offset, &folder)? {
+    let unpacked = image::unpack_once(&image_path, offset, &folder).map_err(|e| {
+        if e.kind() == io::ErrorKind::Other {
+            e // already says what is wrong with the image
+        } else {
+            apppass_appimage::failure(format!(
+                "cannot unpack into {} ({e}); make room there (about 300 MB) or set \
+                 XDG_CACHE_HOME to a folder with room, then start the AppImage again",
+                folder.display()
+            ))
+        }
+    })?;
+    if let Some(done) = unpacked {
         eprintln!(
             "AppImage: unpacked {} files ({} MB) in {:.1} s",
             done.files,
