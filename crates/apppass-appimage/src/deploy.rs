@@ -116,11 +116,6 @@ pub fn run_path(relative: &Path) -> String {
     }
 }
 
-/// Whether `bytes` (a file's first bytes) start an ELF file.
-pub fn is_elf(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"\x7fELF")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,12 +197,5 @@ mod tests {
             run_path(Path::new("opt/x/bin/y")),
             "$ORIGIN/../../../usr/lib"
         );
-    }
-
-    #[test]
-    fn elf_files_are_told_by_their_first_bytes() {
-        assert!(is_elf(b"\x7fELF\x02\x01"));
-        assert!(!is_elf(b"#!/bin/sh"));
-        assert!(!is_elf(b""));
     }
 }

@@ -8,12 +8,17 @@ pub const MAGIC: [u8; 3] = *b"AI\x02";
 /// The part of an ELF file read to find its end: the 64-bit header.
 pub const HEADER_LEN: usize = 64;
 
+/// Whether `bytes` (a file's first bytes) start an ELF file.
+pub fn is_elf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x7fELF")
+}
+
 /// The byte offset where an ELF file's last part, the section header table, ends. The runtime is
 /// built so that nothing follows that table, so an AppImage's squashfs starts there.
 ///
 /// Only 64-bit little-endian ELF (x86_64, aarch64), what apppass ships.
 pub fn end(header: &[u8]) -> Result<u64, String> {
-    if header.len() < HEADER_LEN || header[..4] != *b"\x7fELF" {
+    if header.len() < HEADER_LEN || !is_elf(header) {
         return Err("not an ELF file".into());
     }
     if header[4] != 2 || header[5] != 1 {
@@ -53,6 +58,13 @@ mod tests {
         // The test binary itself: the linker writes the section header table last.
         let bytes = own_executable();
         assert_eq!(end(&bytes[..HEADER_LEN]).unwrap(), bytes.len() as u64);
+    }
+
+    #[test]
+    fn elf_files_are_told_by_their_first_bytes() {
+        assert!(is_elf(b"\x7fELF\x02\x01"));
+        assert!(!is_elf(b"#!/bin/sh"));
+        assert!(!is_elf(b""));
     }
 
     #[test]

@@ -25,7 +25,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use apppass_appimage::deploy::{self, host_provided, is_elf, run_path};
+use apppass_appimage::deploy::{self, host_provided, run_path};
+use apppass_appimage::elf::is_elf;
 use apppass_appimage::{elf, failure};
 
 #[derive(Default)]
@@ -97,21 +98,24 @@ fn run() -> io::Result<()> {
     fs::create_dir_all(&lib)?;
     let plugin_mode = env::var("LINUXDEPLOY_PLUGIN_MODE").as_deref() == Ok("1");
 
+    // The files whose libraries have been looked at, over both passes below.
+    let mut seen = BTreeSet::new();
+    let mut given = Vec::new();
     for library in &args.libraries {
-        copy_library(library, &lib)?;
+        given.extend(copy_library(library, &lib)?.map(|copy| copy.path));
     }
     if plugin_mode {
-        let start: Vec<PathBuf> = args.libraries.iter().map(|l| lib.join(soname(l))).collect();
-        return copy_needed(&appdir, start);
+        return copy_needed(&appdir, given, &mut seen);
     }
     // As linuxdeploy does: the programs' libraries first, so that plugins see them (the GTK
     // plugin patches the copied libwebkit2gtk), then what the plugins added.
-    copy_needed(&appdir, elf_files(&appdir)?)?;
+    given.extend(elf_files(&appdir)?);
+    copy_needed(&appdir, given, &mut seen)?;
     for plugin in &args.plugins {
         run_plugin(plugin, &appdir)?;
     }
     if !args.plugins.is_empty() {
-        copy_needed(&appdir, elf_files(&appdir)?)?;
+        copy_needed(&appdir, elf_files(&appdir)?, &mut seen)?;
     }
     set_run_paths(&appdir)?;
     match args.output.as_deref() {
@@ -141,12 +145,24 @@ fn soname(library: &Path) -> String {
     })
 }
 
-/// Copies a library into `usr/lib` under its SONAME (once; later copies are skipped).
-fn copy_library(library: &Path, lib: &Path) -> io::Result<bool> {
+/// A library in `usr/lib`, and whether this call put it there.
+struct Copy {
+    path: PathBuf,
+    new: bool,
+}
+
+/// Copies a library into `usr/lib` under its SONAME, once; `None` for one left to the host.
+fn copy_library(library: &Path, lib: &Path) -> io::Result<Option<Copy>> {
     let name = soname(library);
+    if host_provided(&name) {
+        return Ok(None);
+    }
     let target = lib.join(&name);
-    if host_provided(&name) || target.exists() {
-        return Ok(false);
+    if target.exists() {
+        return Ok(Some(Copy {
+            path: target,
+            new: false,
+        }));
     }
     let real = fs::canonicalize(library).map_err(|e| {
         failure(format!(
@@ -158,7 +174,10 @@ fn copy_library(library: &Path, lib: &Path) -> io::Result<bool> {
     let mut perms = fs::metadata(&target)?.permissions();
     perms.set_mode(perms.mode() | 0o644);
     fs::set_permissions(&target, perms)?;
-    Ok(true)
+    Ok(Some(Copy {
+        path: target,
+        new: true,
+    }))
 }
 
 /// Every regular ELF file under the AppDir.
@@ -193,11 +212,11 @@ fn ldd(file: &Path) -> io::Result<Vec<deploy::Needed>> {
     Ok(deploy::parse_ldd(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Copies what the given files need, and what that needs, into `usr/lib`.
-fn copy_needed(appdir: &Path, start: Vec<PathBuf>) -> io::Result<()> {
+/// Copies what the given files need, and what that needs, into `usr/lib`. Files in `seen` were
+/// looked at by an earlier call and are skipped.
+fn copy_needed(appdir: &Path, start: Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>) -> io::Result<()> {
     let lib = appdir.join("usr/lib");
     let mut queue: VecDeque<PathBuf> = start.into();
-    let mut seen = BTreeSet::new();
     let mut missing = BTreeSet::new();
     let mut copied = 0;
     while let Some(file) = queue.pop_front() {
@@ -213,10 +232,15 @@ fn copy_needed(appdir: &Path, start: Vec<PathBuf>) -> io::Result<()> {
                     missing.insert(format!("{} (needed by {})", needed.name, file.display()));
                 }
                 Some(path) => {
-                    if copy_library(&path, &lib)? {
-                        copied += 1;
+                    // Already in usr/lib under the name it is asked for: no need to read its
+                    // SONAME again (most libraries are needed by many files).
+                    let present = lib.join(&needed.name);
+                    if present.is_file() {
+                        queue.push_back(present);
+                    } else if let Some(copy) = copy_library(&path, &lib)? {
+                        copied += usize::from(copy.new);
+                        queue.push_back(copy.path);
                     }
-                    queue.push_back(lib.join(&needed.name));
                 }
             }
         }
