@@ -91,15 +91,21 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-#[test]
-fn an_appdir_round_trips_through_the_appimage_and_runs() {
+/// The probe AppDir under `root`, made into `root/<name>` by the deployer: `(AppDir, image)`.
+fn probe_image(root: &Path, name: &str) -> (PathBuf, PathBuf) {
     need("mksquashfs", "squashfs-tools");
     need("patchelf", "patchelf");
-    let tmp = tempfile::tempdir().unwrap();
-    let appdir = probe_appdir(tmp.path());
-    let image = tmp.path().join("Probe_1.0_amd64.AppImage");
+    let appdir = probe_appdir(root);
+    let image = root.join(name);
     let out = deploy(&appdir, Some(&image), &[]);
     assert!(out.status.success(), "deploy failed: {}", text(&out.stderr));
+    (appdir, image)
+}
+
+#[test]
+fn an_appdir_round_trips_through_the_appimage_and_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (appdir, image) = probe_image(tmp.path(), "Probe_1.0_amd64.AppImage");
 
     // A type 2 AppImage: the runtime with the magic, then the squashfs where the runtime ends.
     let bytes = fs::read(&image).unwrap();
@@ -213,12 +219,8 @@ fn an_appdir_round_trips_through_the_appimage_and_runs() {
 
 #[test]
 fn a_damaged_image_says_so_and_leaves_no_half_unpacked_folder() {
-    need("mksquashfs", "squashfs-tools");
-    need("patchelf", "patchelf");
     let tmp = tempfile::tempdir().unwrap();
-    let appdir = probe_appdir(tmp.path());
-    let image = tmp.path().join("Probe.AppImage");
-    assert!(deploy(&appdir, Some(&image), &[]).status.success());
+    let (_, image) = probe_image(tmp.path(), "Probe.AppImage");
     let bytes = fs::read(&image).unwrap();
     let runtime_len = fs::metadata(RUNTIME).unwrap().len() as usize;
     // Cut just after the squashfs's superblock, as an interrupted download would (mksquashfs pads
@@ -239,12 +241,8 @@ fn a_damaged_image_says_so_and_leaves_no_half_unpacked_folder() {
 
 #[test]
 fn a_cache_that_cannot_hold_the_image_says_where_and_what_to_do() {
-    need("mksquashfs", "squashfs-tools");
-    need("patchelf", "patchelf");
     let tmp = tempfile::tempdir().unwrap();
-    let appdir = probe_appdir(tmp.path());
-    let image = tmp.path().join("Probe.AppImage");
-    assert!(deploy(&appdir, Some(&image), &[]).status.success());
+    let (_, image) = probe_image(tmp.path(), "Probe.AppImage");
     // A file where the cache folder should be: nothing can be created under it (even as root).
     let cache = tmp.path().join("not-a-folder");
     fs::write(&cache, "").unwrap();
