@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The AppImage part of scripts/bundle-install-test.sh (--appimage), which sources this file in a
 # fresh Debian 12 root it has set up: $root, $work, $bundle (the AppImage), $bundle_name, and its
-# functions in_root, check, say, die and the variable fail.
+# functions in_root, check, keep_screenshot, say, die and the variable fail.
 
 # What the AppImage leaves to the system (crates/apppass-appimage/src/deploy.rs, HOST_PROVIDED),
 # as Debian 12 packages; every Linux desktop has them. Mesa gives GL/EGL a driver under Xvfb.
@@ -81,12 +81,7 @@ say "starting the AppImage under Xvfb in the root (twice)"
 check "the AppImage starts and maps its window, unpacking only on the first start" in_root sh -c \
     'dbus-run-session -- xvfb-run -a -s "-screen 0 1280x900x24" bash /tmp/start-appimage.sh 2>/tmp/session.log'
 sed 's/^/    /' "$work/check.out"
-if [ -f "$root/tmp/appimage-first-screen.png" ]; then
-    cp "$root/tmp/appimage-first-screen.png" "$work/appimage-first-screen.png"
-    colours=$(in_root convert /tmp/appimage-first-screen.png -format '%k' info:)
-    say "screenshot: $work/appimage-first-screen.png ($colours colours)"
-    check "the screenshot is not blank (more than 50 colours)" test "$colours" -gt 50
-fi
+keep_screenshot appimage-first-screen.png
 say "size: $bundle_name $(stat -c %s "$bundle") bytes"
 say "whole test $(($(date +%s) - t_start)) s"
 [ "$fail" = 0 ] || die "some AppImage checks failed (above)"

@@ -126,6 +126,16 @@ check() { # DESCRIPTION CMD...
     fi
 }
 
+# Keeps the root's /tmp/NAME as $work/NAME and checks that it is not blank (more than 50 colours).
+keep_screenshot() { # NAME
+    [ -f "$root/tmp/$1" ] || return 0
+    cp "$root/tmp/$1" "$work/$1"
+    local colours
+    colours=$(in_root convert "/tmp/$1" -format '%k' info:)
+    say "screenshot: $work/$1 ($colours colours)"
+    check "the screenshot is not blank (more than 50 colours)" test "$colours" -gt 50
+}
+
 if [ "$mode" = appimage ]; then
     # shellcheck source=scripts/appimage-install-test.sh
     . "$APPPASS_ROOT/scripts/appimage-install-test.sh"
@@ -213,12 +223,7 @@ check "the CLI uses the keyring; the app starts and maps its window" in_root sh 
     'dbus-run-session -- xvfb-run -a -s "-screen 0 1280x900x24" bash /tmp/start.sh 2>/tmp/session.log'
 t_app=$(($(date +%s) - t0))
 sed 's/^/    /' "$work/check.out"
-if [ -f "$root/tmp/first-screen.png" ]; then
-    cp "$root/tmp/first-screen.png" "$work/first-screen.png"
-    colours=$(in_root convert /tmp/first-screen.png -format '%k' info:)
-    say "screenshot: $work/first-screen.png ($colours colours)"
-    check "the screenshot is not blank (more than 50 colours)" test "$colours" -gt 50
-fi
+keep_screenshot first-screen.png
 
 say "sizes: .deb $(stat -c %s "$deb") bytes; Installed-Size $(dpkg-deb -f "$deb" Installed-Size) KiB;" \
     "with its dependencies and Recommends: $(grep -o 'After this operation, .*' "$work/apt-install.log")"
